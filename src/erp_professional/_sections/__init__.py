@@ -1,0 +1,1 @@
+"""Configuration sections, one module per capability (re-exported by ``erp_professional.config``)."""
