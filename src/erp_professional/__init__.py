@@ -21,7 +21,12 @@ _EXPORTS: dict[str, str] = {
     "integrate": "erp_professional.hub",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Professional",
+    "ProfessionalConfig",
+    "__version__",
+    "integrate",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -107,7 +107,9 @@ class _Registry:
         self.lock = threading.Lock()
         self.pid = os.getpid()
         self.sync: dict[tuple[str, str], Any] = {}
-        self.per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Any]]
+        self.per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, str], Any]
+        ]
         self.per_loop = weakref.WeakKeyDictionary()
 
     def reset_after_fork(self) -> None:
@@ -175,7 +177,7 @@ def async_redis_client(url: str) -> redis.asyncio.Redis:
 
         client = aioredis.Redis.from_url(url, health_check_interval=30)
         cache[("redis", url)] = client
-    return client  # type: ignore[no-any-return]
+    return client
 
 
 def postgres_pool(url: str, *, max_size: int = 10) -> psycopg_pool.ConnectionPool:
@@ -194,9 +196,7 @@ def postgres_pool(url: str, *, max_size: int = 10) -> psycopg_pool.ConnectionPoo
     return pool  # type: ignore[no-any-return]
 
 
-async def async_postgres_pool(
-    url: str, *, max_size: int = 10
-) -> psycopg_pool.AsyncConnectionPool:
+async def async_postgres_pool(url: str, *, max_size: int = 10) -> psycopg_pool.AsyncConnectionPool:
     """The shared, opened asyncio PostgreSQL pool for ``url`` in this process and loop."""
     check_scheme(url, ("postgresql",), "async_postgres_pool")
     cache = _loop_cache()

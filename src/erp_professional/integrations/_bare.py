@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..web import AsgiDriver, WsgiDriver
+from ._base import Integration
+
+if TYPE_CHECKING:
+    from ..hub import Professional
+
+
+class BareIntegration(Integration):
+    """A bare ASGI or WSGI callable: the returned ``Professional`` is the wrapped app."""
+
+    def __init__(self, app: Any, kind: str) -> None:
+        super().__init__(app)
+        self.kind = kind
+        self.server_kind = kind
+
+    def install(self, pro: Professional) -> None:
+        app: Any = self.app
+        if self.kind == "asgi":
+            pro._driver = AsgiDriver(app, pro.pipeline, lifespan=pro)
+        else:
+            pro._driver = WsgiDriver(app, pro.pipeline)
