@@ -59,7 +59,9 @@ class ConfigError(ValueError):
             f"  {path or '<root>'} = {_show(value)!s}: {reason}" for path, value, reason in problems
         ]
         where = f" ({source})" if source else ""
-        super().__init__("invalid erp_professional configuration" + where + ":\n" + "\n".join(lines))
+        super().__init__(
+            "invalid erp_professional configuration" + where + ":\n" + "\n".join(lines)
+        )
 
 
 def _show(value: object) -> str:

@@ -46,5 +46,3 @@ def set_testing(on: bool = True) -> _Restore:
     previous = _STATE.testing
     _STATE.testing = on
     return _Restore(previous)
-
-
