@@ -1,0 +1,584 @@
+"""The circuit breaker core: admission, outcome recording and state transitions.
+
+All decisions happen inside a short critical section; the user's call runs outside any
+lock. Listeners are called after the lock is released and their errors are logged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+
+from . import _registry
+from ._errors import CircuitOpenError
+from ._state import BreakerEvent, BreakerListener, EventKind, State
+from ._window import FAILURE, SLOW, CountWindow, Snapshot, TimeWindow
+
+if TYPE_CHECKING:
+    from ._shared import SharedState
+
+__all__ = ["CircuitBreaker"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = logging.getLogger("erp_professional.resilience")
+
+_CLOSED = State.CLOSED
+_OPEN = State.OPEN
+_HALF_OPEN = State.HALF_OPEN
+_NOT_PERMITTING = (State.OPEN, State.FORCED_OPEN)
+_AUTO_NAMES = itertools.count(1)
+
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+OpenDuration = float | Callable[[int], float]
+
+
+class CircuitBreaker:
+    """A circuit breaker with sliding-window failure and slow-call rates.
+
+    Defaults follow resilience4j: trip at a 50% failure rate over the last 100 calls once
+    100 calls are recorded, stay open 60 s, then let 10 trial calls through.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        failure_rate_threshold: float = 50.0,
+        slow_call_rate_threshold: float = 100.0,
+        slow_call_duration: float = 60.0,
+        window: Literal["count", "time"] = "count",
+        window_size: int = 100,
+        minimum_calls: int = 100,
+        consecutive_failures: int | None = None,
+        half_open_calls: int = 10,
+        open_duration: OpenDuration = 60.0,
+        failure_on: ExceptionTypes | None = None,
+        failure_if: Callable[[BaseException], bool] | None = None,
+        failure_result: Callable[[object], bool] | None = None,
+        ignore: ExceptionTypes = (),
+        listeners: Iterable[BreakerListener] = (),
+        clock: Callable[[], float] = time.monotonic,
+        shared_url: str | None = None,
+        register: bool = True,
+    ) -> None:
+        if not 0 < failure_rate_threshold <= 100:
+            raise ValueError(
+                f"failure_rate_threshold must be in (0, 100], got {failure_rate_threshold}"
+            )
+        if not 0 < slow_call_rate_threshold <= 100:
+            raise ValueError(
+                f"slow_call_rate_threshold must be in (0, 100], got {slow_call_rate_threshold}"
+            )
+        if slow_call_duration <= 0:
+            raise ValueError(f"slow_call_duration must be positive, got {slow_call_duration}")
+        if window not in ("count", "time"):
+            raise ValueError(f"window must be 'count' or 'time', got {window!r}")
+        if minimum_calls < 1:
+            raise ValueError(f"minimum_calls must be at least 1, got {minimum_calls}")
+        if consecutive_failures is not None and consecutive_failures < 1:
+            raise ValueError(f"consecutive_failures must be at least 1, got {consecutive_failures}")
+        if half_open_calls < 1:
+            raise ValueError(f"half_open_calls must be at least 1, got {half_open_calls}")
+        if not callable(open_duration) and open_duration < 0:
+            raise ValueError(f"open_duration must not be negative, got {open_duration}")
+        self._auto_named = name is None
+        self._name = name if name is not None else f"circuit-breaker-{next(_AUTO_NAMES)}"
+        self.failure_rate_threshold = float(failure_rate_threshold)
+        self.slow_call_rate_threshold = float(slow_call_rate_threshold)
+        self.slow_call_duration = float(slow_call_duration)
+        self.window_type = window
+        self.window_size = window_size
+        self._window: CountWindow | TimeWindow = (
+            CountWindow(window_size) if window == "count" else TimeWindow(window_size)
+        )
+        self.minimum_calls = min(minimum_calls, window_size) if window == "count" else minimum_calls
+        self.consecutive_failures = consecutive_failures
+        self.half_open_calls = half_open_calls
+        self._open_duration = open_duration
+        if failure_on is None and failure_if is None:
+            failure_on = Exception
+        self._failure_on: tuple[type[BaseException], ...] = _as_tuple(failure_on or ())
+        self._failure_if = failure_if
+        self._failure_result = failure_result
+        self._ignore = _as_tuple(ignore)
+        self._listeners: tuple[BreakerListener, ...] = tuple(listeners)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = _CLOSED
+        self._open_until = 0.0
+        self._attempt = 0
+        self._consecutive = 0
+        self._permits = 0
+        self._trial_calls = self._trial_failures = self._trial_slow = 0
+        self.last_failure: BaseException | None = None
+        self._counts: dict[str, int] = {
+            "success": 0,
+            "failure": 0,
+            "ignored": 0,
+            "not_permitted": 0,
+        }
+        # Plain successes in CLOSED are queued here without the lock (deque.append is atomic)
+        # and folded into the window, in order, before any decision that reads the window.
+        self._pending: deque[float] = deque()
+        self._fast = not self._listeners and failure_result is None
+        self._stack: ContextVar[tuple[float, ...]] = ContextVar(f"erp_breaker_{id(self)}")
+        self._shared: SharedState | None = None
+        if shared_url is not None:
+            from ._shared import SharedState
+
+            self._shared = SharedState(self, shared_url)
+        self._registered = register
+        if register:
+            _registry.register(self)
+
+    # -- introspection -------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @property
+    def shared(self) -> SharedState | None:
+        return self._shared
+
+    @property
+    def pending_successes(self) -> deque[float]:
+        return self._pending
+
+    @property
+    def state(self) -> State:
+        """The current state (an expired OPEN turns HALF_OPEN at the next call)."""
+        return self._state
+
+    @property
+    def opened(self) -> bool:
+        """True while calls are rejected (``circuitbreaker`` monitor protocol)."""
+        return self._state in _NOT_PERMITTING
+
+    @property
+    def closed(self) -> bool:
+        return self._state is _CLOSED
+
+    @property
+    def remaining(self) -> float:
+        """Seconds until an OPEN breaker lets a trial call through (0 otherwise)."""
+        if self._state is not _OPEN:
+            return 0.0
+        return max(0.0, self._open_until - self._clock())
+
+    @property
+    def attempt(self) -> int:
+        """How many times in a row the breaker has opened (0 once it closes)."""
+        return self._attempt
+
+    @property
+    def failure_count(self) -> int:
+        with self._lock:
+            self._drain()
+            return self._window.failures
+
+    def snapshot(self) -> Snapshot:
+        """Totals of the current sliding window."""
+        with self._lock:
+            self._drain()
+            return self._window.snapshot(self._clock())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Lifetime outcome counts (also exported as OpenTelemetry metrics)."""
+        with self._lock:
+            self._drain()
+            return dict(self._counts)
+
+    def _drain(self) -> None:
+        """Fold queued successes into the window (lock held)."""
+        pending = self._pending
+        if not pending:
+            return
+        recording = self._state is _CLOSED or self._state is State.METRICS_ONLY
+        count = len(pending)
+        popleft = pending.popleft
+        window = self._window
+        if isinstance(window, CountWindow):
+            for _ in range(count):
+                popleft()
+            if recording:
+                window.record_successes(count)
+        else:
+            times = [popleft() for _ in range(count)]
+            if recording:
+                for when in times:
+                    window.record(0, when)
+        self._counts["success"] += count
+        if recording:
+            self._consecutive = 0
+
+    def drain(self) -> None:
+        with self._lock:
+            self._drain()
+
+    def rename(self, name: str) -> None:
+        old = self._name
+        self._name = name
+        self._auto_named = False
+        if self._registered:
+            _registry.register(self, previous_name=old)
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self._name!r} {self._state.value}>"
+
+    # -- admission -----------------------------------------------------------------------
+    def acquire(self) -> float:
+        """Ask to make a call; returns the start time, or raises :class:`CircuitOpenError`."""
+        if self._state is _CLOSED and self._shared is None:
+            return self._clock()
+        now = self._clock()
+        if self._admit(now):
+            return now
+        state, remaining = self._rejected(now)
+        raise CircuitOpenError(self._name, state, remaining)
+
+    def try_acquire(self) -> float | None:
+        """Like :meth:`acquire` but returns ``None`` instead of raising when rejected."""
+        if self._state is _CLOSED and self._shared is None:
+            return self._clock()
+        now = self._clock()
+        if self._admit(now):
+            return now
+        self._rejected(now)
+        return None
+
+    def _admit(self, now: float) -> bool:
+        shared = self._shared
+        if shared is not None:
+            shared.maybe_sync(now)
+            if self._state is not _CLOSED and not shared.degraded:
+                return shared.acquire(now)
+        return self.local_acquire(now)
+
+    def local_acquire(self, now: float) -> bool:
+        """Admission decided by this process alone (lock taken here)."""
+        events: list[BreakerEvent] = []
+        with self._lock:
+            state = self._state
+            if state is _OPEN and now >= self._open_until:
+                self._to(_HALF_OPEN, now, events)
+                state = _HALF_OPEN
+            if state is _HALF_OPEN:
+                permitted = self._permits < self.half_open_calls
+                if permitted:
+                    self._permits += 1
+            else:
+                permitted = state is not _OPEN and state is not State.FORCED_OPEN
+        if events:
+            self._emit(events)
+        return permitted
+
+    def _rejected(self, now: float) -> tuple[State, float]:
+        with self._lock:
+            self._counts["not_permitted"] += 1
+            state = self._state
+            remaining = max(0.0, self._open_until - now) if state is _OPEN else 0.0
+        if self._listeners:
+            self._emit([BreakerEvent(EventKind.NOT_PERMITTED, self._name, state)])
+        return state, remaining
+
+    # -- outcomes ------------------------------------------------------------------------
+    def record_success(self, start: float) -> None:
+        now = self._clock()
+        duration = now - start
+        self._record(SLOW if duration >= self.slow_call_duration else 0, now, duration, None)
+
+    def record_failure(self, start: float, exc: BaseException | None = None) -> None:
+        now = self._clock()
+        duration = now - start
+        flags = FAILURE | (SLOW if duration >= self.slow_call_duration else 0)
+        self._record(flags, now, duration, exc)
+
+    def record_ignored(self) -> None:
+        """The call ended in a way that counts as neither success nor failure."""
+        with self._lock:
+            self._counts["ignored"] += 1
+            if self._state is _HALF_OPEN and self._permits > 0:
+                self._permits -= 1
+        shared = self._shared
+        if shared is not None and self._state is _HALF_OPEN:
+            shared.release()
+        if self._listeners:
+            self._emit([BreakerEvent(EventKind.IGNORED, self._name, self._state)])
+
+    def record_exception(self, exc: BaseException, start: float) -> None:
+        """Classify ``exc`` and record it as failure, success or ignored."""
+        kind = self.classify(exc)
+        if kind == "failure":
+            self.record_failure(start, exc)
+        elif kind == "success":
+            self.record_success(start)
+        else:
+            self.record_ignored()
+
+    def record_result(self, result: object, start: float) -> None:
+        predicate = self._failure_result
+        if predicate is not None and _safe_predicate(predicate, result, self._name):
+            self.record_failure(start, None)
+        else:
+            self.record_success(start)
+
+    def classify(self, exc: BaseException) -> Literal["failure", "success", "ignored"]:
+        if isinstance(exc, self._ignore) or not isinstance(exc, Exception):
+            return "ignored"
+        if isinstance(exc, CircuitOpenError):
+            return "ignored"
+        if isinstance(exc, self._failure_on):
+            return "failure"
+        predicate = self._failure_if
+        if predicate is not None and _safe_predicate(predicate, exc, self._name):
+            return "failure"
+        return "success"
+
+    def _record(self, flags: int, now: float, duration: float, exc: BaseException | None) -> None:
+        events: list[BreakerEvent] = []
+        trial: tuple[bool, bool] | None = None
+        with self._lock:
+            self._drain()
+            state = self._state
+            if flags & FAILURE:
+                self._counts["failure"] += 1
+                self.last_failure = exc
+            else:
+                self._counts["success"] += 1
+            if state is _CLOSED or state is State.METRICS_ONLY:
+                window = self._window
+                window.record(flags, now)
+                if flags & FAILURE:
+                    self._consecutive += 1
+                elif self._consecutive:
+                    self._consecutive = 0
+                if state is _CLOSED and flags and self._should_trip(window):
+                    self._trip(now, events)
+            elif state is _HALF_OPEN:
+                if self._shared is not None and not self._shared.degraded:
+                    trial = (bool(flags & FAILURE), bool(flags & SLOW))
+                else:
+                    self._record_trial(flags, now, events)
+        shared = self._shared
+        if shared is not None:
+            if trial is not None:
+                shared.record_trial(*trial)
+            elif shared.pending_trip:
+                shared.flush()
+        if self._listeners:
+            kind = EventKind.FAILURE if flags & FAILURE else EventKind.SUCCESS
+            events.insert(
+                0,
+                BreakerEvent(
+                    kind, self._name, self._state, None, duration, bool(flags & SLOW), exc
+                ),
+            )
+            self._emit(events)
+
+    def _should_trip(self, window: CountWindow | TimeWindow) -> bool:
+        threshold = self.consecutive_failures
+        if threshold is not None and self._consecutive >= threshold:
+            return True
+        calls = window.calls
+        if calls < self.minimum_calls:
+            return False
+        return (
+            window.failures * 100.0 >= self.failure_rate_threshold * calls
+            or window.slow * 100.0 >= self.slow_call_rate_threshold * calls
+        )
+
+    def _record_trial(self, flags: int, now: float, events: list[BreakerEvent]) -> None:
+        self._trial_calls += 1
+        self._trial_failures += flags & FAILURE
+        self._trial_slow += (flags & SLOW) >> 1
+        calls = self._trial_calls
+        if calls < self.half_open_calls:
+            return
+        if (
+            self._trial_failures * 100.0 >= self.failure_rate_threshold * calls
+            or self._trial_slow * 100.0 >= self.slow_call_rate_threshold * calls
+        ):
+            self._trip(now, events)
+        else:
+            self._attempt = 0
+            self._to(_CLOSED, now, events)
+
+    def _trip(self, now: float, events: list[BreakerEvent]) -> None:
+        self._attempt += 1
+        self._open_until = now + self.open_duration_for(self._attempt)
+        self._to(_OPEN, now, events)
+        if self._shared is not None:
+            self._shared.pending_trip = True
+
+    def open_duration_for(self, attempt: int) -> float:
+        """Seconds to stay open after the ``attempt``-th consecutive opening."""
+        duration = self._open_duration
+        value = duration(attempt) if callable(duration) else duration
+        if value < 0:
+            raise ValueError(f"open_duration({attempt}) returned a negative value: {value}")
+        return float(value)
+
+    def _to(self, state: State, now: float, events: list[BreakerEvent]) -> None:
+        """Enter ``state`` (lock held)."""
+        self._drain()
+        previous = self._state
+        self._state = state
+        self._permits = 0
+        self._trial_calls = self._trial_failures = self._trial_slow = 0
+        if state is _CLOSED:
+            self._window.clear()
+            self._consecutive = 0
+        if previous is not state:
+            log.info("circuit %r: %s -> %s", self._name, previous.value, state.value)
+            events.append(BreakerEvent(EventKind.STATE_CHANGE, self._name, state, previous))
+
+    def apply_remote(self, state: State, remaining: float, attempt: int) -> None:
+        """Adopt state read from the shared store."""
+        events: list[BreakerEvent] = []
+        with self._lock:
+            now = self._clock()
+            self._attempt = attempt
+            if state is _OPEN:
+                self._open_until = now + remaining
+            if state is not self._state:
+                self._to(state, now, events)
+        self._emit(events)
+
+    # -- manual control ------------------------------------------------------------------
+    def _set(self, state: State, *, clear: bool = False) -> None:
+        events: list[BreakerEvent] = []
+        with self._lock:
+            now = self._clock()
+            if state is _OPEN:
+                self._attempt += 1
+                self._open_until = now + self.open_duration_for(self._attempt)
+            elif state is _CLOSED:
+                self._attempt = 0
+            if clear:
+                self._window.clear()
+                self._consecutive = 0
+            self._to(state, now, events)
+        if self._shared is not None:
+            self._shared.push_state(state, self.remaining, self._attempt)
+        self._emit(events)
+
+    def open(self) -> None:
+        """Open now, for the configured open duration."""
+        self._set(_OPEN)
+
+    def close(self) -> None:
+        self._set(_CLOSED)
+
+    def half_open(self) -> None:
+        self._set(_HALF_OPEN)
+
+    def force_open(self) -> None:
+        """Reject every call until another state is set by hand."""
+        self._set(State.FORCED_OPEN)
+
+    def disable(self) -> None:
+        """Permit every call and record nothing."""
+        self._set(State.DISABLED)
+
+    def metrics_only(self) -> None:
+        """Permit and record every call; never trip."""
+        self._set(State.METRICS_ONLY)
+
+    def reset(self) -> None:
+        """Back to CLOSED with an empty window and no opening history."""
+        self._set(_CLOSED, clear=True)
+
+    # -- listeners -----------------------------------------------------------------------
+    def add_listener(self, listener: BreakerListener) -> None:
+        self._listeners = (*self._listeners, listener)
+        self._fast = False
+
+    def _emit(self, events: list[BreakerEvent]) -> None:
+        for event in events:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("listener %r of circuit %r failed", listener, self._name)
+
+    # -- context manager -----------------------------------------------------------------
+    def __enter__(self) -> CircuitBreaker:
+        start = self.acquire()
+        self._stack.set((*self._stack.get(()), start))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack = self._stack.get()
+        self._stack.set(stack[:-1])
+        if exc is None:
+            self.record_success(stack[-1])
+        else:
+            self.record_exception(exc, stack[-1])
+
+    async def __aenter__(self) -> CircuitBreaker:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- decorator -----------------------------------------------------------------------
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        from ._decorate import guard_breaker
+
+        if self._auto_named:
+            self.rename(f"{fn.__module__}.{fn.__qualname__}")
+        return guard_breaker(self, fn)
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` through the breaker."""
+        start = self.acquire()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            self.record_exception(exc, start)
+            raise
+        self.record_result(result, start)
+        return result
+
+
+def _as_tuple(types: ExceptionTypes) -> tuple[type[BaseException], ...]:
+    if isinstance(types, type):
+        types = (types,)
+    for item in types:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise TypeError(f"expected exception types, got {item!r}")
+    return tuple(types)
+
+
+def _safe_predicate(predicate: Callable[[R], bool], value: R, name: str) -> bool:
+    try:
+        return bool(predicate(value))
+    except Exception:
+        log.exception(
+            "failure predicate of circuit %r raised; counting the call as a failure", name
+        )
+        return True
