@@ -91,11 +91,8 @@ class Professional:
 
     # -- serving -------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
-        """Serve requests: ``(scope, receive, send)`` under ASGI, ``(environ, start_response)``
-        under WSGI, for a bare app given to :func:`integrate`."""
-        if self._driver is None:
-            raise TypeError(f"this Professional wraps a {self.kind} app: serve the app itself")
-        return self._driver(*args)
+        """A ``Professional`` for a framework app does not serve: serve the app itself."""
+        raise TypeError(f"this Professional wraps a {self.kind} app: serve the app itself")
 
     def setup_error_handlers(self) -> None:
         """Install the framework's error handlers that answer with problem+json.
@@ -207,6 +204,26 @@ class Professional:
         return f"<Professional {self.kind} service={self.config.service.name!r}>"
 
 
+class AsgiProfessional(Professional):
+    """The ``Professional`` of a bare ASGI app (or Django's ASGI handler): serve it."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # type: ignore[override]
+        driver = self._driver
+        if driver is None:  # pragma: no cover - integrate() always installs one
+            raise TypeError("no ASGI driver installed")
+        await driver(scope, receive, send)
+
+
+class WsgiProfessional(Professional):
+    """The ``Professional`` of a bare WSGI app (or Django's WSGI handler): serve it."""
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:  # type: ignore[override]
+        driver = self._driver
+        if driver is None:  # pragma: no cover - integrate() always installs one
+            raise TypeError("no WSGI driver installed")
+        return driver(environ, start_response)
+
+
 def _run(awaitable: Awaitable[object]) -> object:
     try:
         asyncio.get_running_loop()
@@ -249,7 +266,10 @@ def integrate(
         )
     integration = detect(app)
     cfg = load_config(config, **overrides)
-    pro = Professional(cfg, app)
+    cls: type[Professional] = Professional
+    if integration.serves_itself:
+        cls = AsgiProfessional if integration.server_kind == "asgi" else WsgiProfessional
+    pro = cls(cfg, app)
     pro.kind = integration.kind
     from ._capabilities import install_all
 

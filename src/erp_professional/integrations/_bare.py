@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 class BareIntegration(Integration):
     """A bare ASGI or WSGI callable: the returned ``Professional`` is the wrapped app."""
 
+    serves_itself = True
+
     def __init__(self, app: Any, kind: str) -> None:
         super().__init__(app)
         self.kind = kind

@@ -90,6 +90,7 @@ class ProfessionalMiddleware:
 
 class DjangoIntegration(Integration):
     kind = "django"
+    serves_itself = True
 
     def __init__(self, app: Any) -> None:
         super().__init__(app)
@@ -111,10 +112,8 @@ class DjangoIntegration(Integration):
         middleware = list(settings.MIDDLEWARE)
         if MIDDLEWARE_PATH not in middleware:
             settings.MIDDLEWARE = [MIDDLEWARE_PATH, *middleware]
-            if self.server_kind == "asgi":
-                app.load_middleware(is_async=True)
-            else:
-                app.load_middleware()
+        # The handler built its chain when it was created: build it again with ours in it.
+        app.load_middleware(is_async=self.server_kind == "asgi")
 
         def resolver(exchange: Exchange) -> str | None:
             from django.urls import Resolver404, resolve
