@@ -207,7 +207,7 @@ class Professional:
 class AsgiProfessional(Professional):
     """The ``Professional`` of a bare ASGI app (or Django's ASGI handler): serve it."""
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         driver = self._driver
         if driver is None:  # pragma: no cover - integrate() always installs one
             raise TypeError("no ASGI driver installed")
@@ -217,7 +217,7 @@ class AsgiProfessional(Professional):
 class WsgiProfessional(Professional):
     """The ``Professional`` of a bare WSGI app (or Django's WSGI handler): serve it."""
 
-    def __call__(self, environ: Any, start_response: Any) -> Any:  # type: ignore[override]
+    def __call__(self, environ: Any, start_response: Any) -> Any:
         driver = self._driver
         if driver is None:  # pragma: no cover - integrate() always installs one
             raise TypeError("no WSGI driver installed")

@@ -125,5 +125,5 @@ def test_integrate_twice_is_a_clear_error(service: tuple[Client, Professional, A
 
 @pytest.mark.parametrize("thing", [object(), 42, "app", lambda: None, type])
 def test_unsupported_objects_name_the_supported_kinds(thing: object) -> None:
-    with pytest.raises(TypeError, match="FastAPI or Starlette.*Flask.*Django.*ASGI.*WSGI"):
+    with pytest.raises(TypeError, match=r"FastAPI or Starlette.*Flask.*Django.*ASGI.*WSGI"):
         integrate(thing)
