@@ -1,0 +1,64 @@
+"""Feature flags: rules, percentage rollouts, A/B variants, overrides and time windows.
+
+Unleash-compatible evaluation over an immutable snapshot, stores in memory, in a file or in
+Redis, and an OpenFeature provider::
+
+    from erp_professional.flags import FeatureFlags
+
+    flags = FeatureFlags.from_dict({"flags": {"new-checkout": {"rollout": 25}}})
+    flags.is_enabled("new-checkout", {"userId": "42"})
+"""
+
+from __future__ import annotations
+
+from ._engine import normalized_value
+from ._flags import ContextLike, FeatureFlags
+from ._hooks import AuditRecord, Exposure, FlagChange
+from ._model import (
+    Constraint,
+    Dependency,
+    Flag,
+    FlagDefinitionError,
+    Segment,
+    Strategy,
+    VariantDefinition,
+    VariantOverride,
+)
+from ._parse import parse_document, parse_flag
+from ._redis import RedisStore
+from ._stores import FileStore, FlagStore, Loaded, MemoryStore, ReadOnlyStoreError, load_file
+from ._testing import FlagsBuilder
+from ._types import ErrorCode, EvaluationDetails, Payload, Reason, State, Variant
+
+__all__ = [
+    "AuditRecord",
+    "Constraint",
+    "ContextLike",
+    "Dependency",
+    "ErrorCode",
+    "EvaluationDetails",
+    "Exposure",
+    "FeatureFlags",
+    "FileStore",
+    "Flag",
+    "FlagChange",
+    "FlagDefinitionError",
+    "FlagStore",
+    "FlagsBuilder",
+    "Loaded",
+    "MemoryStore",
+    "Payload",
+    "Reason",
+    "ReadOnlyStoreError",
+    "RedisStore",
+    "Segment",
+    "State",
+    "Strategy",
+    "Variant",
+    "VariantDefinition",
+    "VariantOverride",
+    "load_file",
+    "normalized_value",
+    "parse_document",
+    "parse_flag",
+]

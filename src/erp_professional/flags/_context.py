@@ -1,0 +1,76 @@
+"""Reading Unleash context fields from a plain mapping, with snake_case aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+__all__ = ["Context", "Getter", "getter", "normalize_context", "parse_time"]
+
+Context = Mapping[str, object]
+Getter = Callable[[Context], "str | None"]
+
+_ALIASES = {
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "remoteAddress": "remote_address",
+    "currentTime": "current_time",
+    "appName": "app_name",
+    "environment": "env",
+}
+_ALIASES.update({v: k for k, v in list(_ALIASES.items())})
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def getter(field: str) -> Getter:
+    """A function reading ``field`` from a context: top level, its alias, then properties.
+
+    As in Unleash's SDKs, an empty value counts as missing.
+    """
+    alias = _ALIASES.get(field)
+
+    def get(ctx: Context) -> str | None:
+        value = ctx.get(field)
+        if value is None and alias is not None:
+            value = ctx.get(alias)
+        if value is None or value == "":
+            props = ctx.get("properties")
+            if props is None:
+                return None
+            if type(props) is not dict and not isinstance(props, Mapping):
+                return None
+            value = props.get(field)
+        return _text(value)
+
+    return get
+
+
+def parse_time(value: object) -> datetime | None:
+    """A timezone-aware datetime from a datetime or an ISO 8601 text; None when invalid."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def normalize_context(context: object) -> dict[str, object] | None:
+    """A shallow copy of a context mapping, or None when it is not a mapping."""
+    if context is None:
+        return {}
+    if isinstance(context, Mapping):
+        return dict(context)
+    return None

@@ -1,0 +1,248 @@
+"""Constraint operators compiled to predicates over a context (Unleash's semantics)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from ._context import Context, Getter, getter, parse_time
+from ._model import Constraint
+
+__all__ = ["Clock", "Predicate", "compile_constraint", "compile_constraints", "parse_semver"]
+
+Predicate = Callable[[Context], bool]
+Clock = Callable[[], datetime]
+SemverKey = tuple[int, int, int, tuple[tuple[int, int | str], ...]]
+
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+
+
+def parse_semver(text: str) -> SemverKey | None:
+    """A sort key for a strict semver 2.0 version (no leading ``v``), or None."""
+    match = _SEMVER.match(text)
+    if match is None:
+        return None
+    major, minor, patch, pre = match.groups()
+    if pre is None:
+        # a release sorts after all of its pre-releases
+        key: tuple[tuple[int, int | str], ...] = ((2, 0),)
+    else:
+        key = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+    return int(major), int(minor), int(patch), key
+
+
+def _never(ctx: Context) -> bool:
+    return False
+
+
+def _unknown(ctx: Context) -> bool:
+    return False
+
+
+def _strings(c: Constraint, get: Getter) -> Predicate:
+    values = tuple(v.lower() for v in c.values) if c.case_insensitive else c.values
+    insensitive = c.case_insensitive
+    op = c.operator
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        if value is None:
+            return False
+        if insensitive:
+            value = value.lower()
+        if op == "STR_STARTS_WITH":
+            return any(value.startswith(v) for v in values)
+        if op == "STR_ENDS_WITH":
+            return any(value.endswith(v) for v in values)
+        return any(v in value for v in values)
+
+    return test
+
+
+def _in(c: Constraint, get: Getter, negate: bool) -> Predicate:
+    values = frozenset(c.values)
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        return (value is not None and value in values) is not negate
+
+    return test
+
+
+_NUM: dict[str, Callable[[float, float], bool]] = {
+    "NUM_EQ": lambda a, b: a == b,
+    "NUM_GT": lambda a, b: a > b,
+    "NUM_GTE": lambda a, b: a >= b,
+    "NUM_LT": lambda a, b: a < b,
+    "NUM_LTE": lambda a, b: a <= b,
+}
+
+
+def _number(c: Constraint, get: Getter) -> Predicate:
+    try:
+        target = float(c.value if c.value is not None else (c.values[0] if c.values else ""))
+    except ValueError:
+        return _never
+    compare = _NUM[c.operator]
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        if value is None:
+            return False
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        return compare(number, target)
+
+    return test
+
+
+def _date(c: Constraint, clock: Clock) -> Predicate:
+    target = parse_time(c.value if c.value is not None else (c.values[0] if c.values else ""))
+    if target is None:
+        return _never
+    after = c.operator == "DATE_AFTER"
+    get = getter("currentTime")
+
+    def test(ctx: Context) -> bool:
+        raw = ctx.get("currentTime")
+        if raw is None:
+            raw = ctx.get("current_time")
+        if raw is None or raw == "":
+            moment: datetime | None = clock()
+        elif isinstance(raw, datetime):
+            moment = parse_time(raw)
+        else:
+            moment = parse_time(get(ctx))
+        if moment is None:
+            return False
+        return moment > target if after else moment < target
+
+    return test
+
+
+_SEMVER_CMP: dict[str, Callable[[SemverKey, SemverKey], bool]] = {
+    "SEMVER_EQ": lambda a, b: a == b,
+    "SEMVER_GT": lambda a, b: a > b,
+    "SEMVER_GTE": lambda a, b: a >= b,
+    "SEMVER_LT": lambda a, b: a < b,
+    "SEMVER_LTE": lambda a, b: a <= b,
+}
+
+
+def _semver(c: Constraint, get: Getter) -> Predicate:
+    target = parse_semver(c.value if c.value is not None else (c.values[0] if c.values else ""))
+    if target is None:
+        return _never
+    compare = _SEMVER_CMP[c.operator]
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        if value is None:
+            return False
+        key = parse_semver(value)
+        return key is not None and compare(key, target)
+
+    return test
+
+
+def _regex(c: Constraint, get: Getter) -> Predicate:
+    patterns = [c.value] if c.value is not None else list(c.values)
+    compiled: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE if c.case_insensitive else 0))
+        except re.error:
+            continue
+    if not compiled:
+        return _never
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        return value is not None and any(p.search(value) for p in compiled)
+
+    return test
+
+
+def ip_networks(texts: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The valid networks (or single addresses) among ``texts``; invalid entries are skipped."""
+    out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for text in texts:
+        try:
+            out.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def _cidr(c: Constraint, get: Getter) -> Predicate:
+    networks = ip_networks(list(c.values) + ([c.value] if c.value is not None else []))
+    if not networks:
+        return _never
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        if value is None:
+            return False
+        try:
+            address = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return False
+        return any(address in n for n in networks if n.version == address.version)
+
+    return test
+
+
+def _base(c: Constraint, clock: Clock) -> Predicate:
+    op = c.operator
+    get = getter(c.context_name)
+    if op == "IN":
+        return _in(c, get, negate=False)
+    if op == "NOT_IN":
+        return _in(c, get, negate=True)
+    if op in ("STR_STARTS_WITH", "STR_ENDS_WITH", "STR_CONTAINS"):
+        return _strings(c, get)
+    if op in _NUM:
+        return _number(c, get)
+    if op in ("DATE_AFTER", "DATE_BEFORE"):
+        return _date(c, clock)
+    if op in _SEMVER_CMP:
+        return _semver(c, get)
+    if op == "REGEX":
+        return _regex(c, get)
+    if op == "IN_CIDR":
+        return _cidr(c, get)
+    return _unknown
+
+
+def compile_constraint(c: Constraint, clock: Clock) -> Predicate:
+    """A predicate for one constraint; an unknown operator never matches, even inverted."""
+    base = _base(c, clock)
+    if base is _unknown or not c.inverted:
+        return base
+
+    def inverted(ctx: Context) -> bool:
+        return not base(ctx)
+
+    return inverted
+
+
+def compile_constraints(constraints: list[Constraint], clock: Clock) -> Predicate | None:
+    """All constraints must hold; None when there are none."""
+    predicates = tuple(compile_constraint(c, clock) for c in constraints)
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+
+    def all_of(ctx: Context) -> bool:
+        return all(predicate(ctx) for predicate in predicates)
+
+    return all_of
