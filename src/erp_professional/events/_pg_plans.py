@@ -1,0 +1,377 @@
+"""PostgreSQL statements as sans-I/O plans, driven by the sync and the async backend.
+
+A plan is a generator that yields :class:`Query` (answered with the fetched rows) or
+:class:`Sleep` steps and returns its result; database errors are thrown into it.
+
+Gap safety: positions come from a sequence, so a reader could see position 7 committed
+while position 6 is still in flight. A read first takes ``L`` = the sequence's last
+value, *then* a snapshot ``S``. Every position <= L was drawn before S by a transaction
+that already had an xid (its first statement writes the stream row), so it is either
+finished or listed in S's in-progress set. Once none of S's in-progress transactions is
+still running, every position <= L is final and the reader exposes up to L. No table
+lock, no timeout-based gap skipping.
+"""
+
+# ruff: noqa: S608 - only the validated table prefix is spliced into SQL; values are bound
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import errors
+
+from ._core import COLUMNS, AuditQuery, Batch, expectation_met, replayed
+from ._protocol import Snapshot, StoreStats
+from ._types import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, WrongExpectedVersion
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    sql: str
+    params: Sequence[object] | dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Step = Query | Sleep
+Plan = Generator[Step, list[Row], Any]
+
+
+def schema(p: str) -> list[str]:
+    return [
+        f"SELECT pg_advisory_xact_lock(hashtext('erp_professional.events.{p}'))",
+        f"CREATE SEQUENCE IF NOT EXISTS {p}events_position",
+        f"""CREATE TABLE IF NOT EXISTS {p}events (
+            position bigint PRIMARY KEY DEFAULT nextval('{p}events_position'),
+            id uuid NOT NULL UNIQUE,
+            stream_id text NOT NULL,
+            version bigint NOT NULL,
+            type text NOT NULL,
+            data json NOT NULL,
+            correlation_id text,
+            causation_id text,
+            actor text,
+            tenant text,
+            schema_version integer NOT NULL,
+            headers json NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            UNIQUE (stream_id, version))""",
+        f"ALTER SEQUENCE {p}events_position OWNED BY {p}events.position",
+        f"""CREATE INDEX IF NOT EXISTS {p}events_correlation ON {p}events (correlation_id)
+            WHERE correlation_id IS NOT NULL""",
+        f"CREATE INDEX IF NOT EXISTS {p}events_actor ON {p}events (actor) WHERE actor IS NOT NULL",
+        f"""CREATE TABLE IF NOT EXISTS {p}streams (
+            stream_id text PRIMARY KEY, version bigint NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {p}snapshots (
+            stream_id text PRIMARY KEY, version bigint NOT NULL, type text NOT NULL,
+            schema_version integer NOT NULL, state json NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {p}checkpoints (
+            name text PRIMARY KEY, position bigint NOT NULL)""",
+    ]
+
+
+def setup_plan(p: str) -> Plan:
+    yield Query("BEGIN")
+    for statement in schema(p):
+        yield Query(statement)
+    yield Query("COMMIT")
+
+
+def _stream_cte(p: str, batch: Batch) -> str:
+    expected = batch.expected
+    if expected is ANY:
+        return (
+            f"INSERT INTO {p}streams AS s VALUES (%(sid)s, %(n)s) ON CONFLICT (stream_id) "
+            "DO UPDATE SET version = s.version + excluded.version RETURNING version"
+        )
+    if expected is NO_STREAM or expected == 0:
+        return (
+            f"INSERT INTO {p}streams VALUES (%(sid)s, %(n)s) "
+            "ON CONFLICT (stream_id) DO NOTHING RETURNING version"
+        )
+    if expected is STREAM_EXISTS:
+        return (
+            f"UPDATE {p}streams SET version = version + %(n)s WHERE stream_id = %(sid)s "
+            "RETURNING version"
+        )
+    return (
+        f"UPDATE {p}streams SET version = version + %(n)s "
+        "WHERE stream_id = %(sid)s AND version = %(exp)s RETURNING version"
+    )
+
+
+def _append_statement(p: str, batch: Batch, notify: bool) -> Query:
+    evs = batch.events
+    sql = (
+        f"WITH s AS ({_stream_cte(p, batch)}), ins AS ("
+        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
+        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
+        "SELECT u.id, %(sid)s, s.version - %(n)s + u.ord, u.type, u.data::json, u.cid, "
+        "u.caus, u.actor, u.tenant, u.sv, u.headers::json, u.at "
+        "FROM s, unnest(%(ids)s::uuid[], %(types)s::text[], %(data)s::text[], "
+        "%(cids)s::text[], %(causes)s::text[], %(actors)s::text[], %(tenants)s::text[], "
+        "%(svs)s::int4[], %(headers)s::text[], %(ats)s::timestamptz[]) WITH ORDINALITY "
+        "AS u(id, type, data, cid, caus, actor, tenant, sv, headers, at, ord) "
+        "ORDER BY u.ord RETURNING position, version) "
+    )
+    if notify:
+        sql += f"SELECT position, version FROM ins, (SELECT pg_notify('{p}events', '')) n"
+    else:
+        sql += "SELECT position, version FROM ins"
+    return Query(
+        sql,
+        {
+            "sid": batch.stream_id,
+            "n": len(evs),
+            "exp": batch.expected if isinstance(batch.expected, int) else None,
+            "ids": [e.id for e in evs],
+            "types": [e.type for e in evs],
+            "data": [e.data for e in evs],
+            "cids": [e.correlation_id for e in evs],
+            "causes": [e.causation_id for e in evs],
+            "actors": [e.actor for e in evs],
+            "tenants": [e.tenant for e in evs],
+            "svs": [e.schema_version for e in evs],
+            "headers": [e.headers for e in evs],
+            "ats": [e.recorded_at for e in evs],
+        },
+    )
+
+
+def _lookup(p: str, batches: Sequence[Batch]) -> Plan:
+    ids = [e.id for b in batches for e in b.events]
+    rows = yield Query(
+        f"SELECT id, stream_id, version, position FROM {p}events WHERE id = ANY(%s)",
+        (ids,),
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _versions(p: str, batches: Sequence[Batch]) -> Plan:
+    rows = yield Query(
+        f"SELECT stream_id, version FROM {p}streams WHERE stream_id = ANY(%s)",
+        ([b.stream_id for b in batches],),
+    )
+    found = {r[0]: int(r[1]) for r in rows}
+    return {b.stream_id: found.get(b.stream_id, 0) for b in batches}
+
+
+class _Conflict(Exception):
+    pass
+
+
+def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
+    """Append atomically; one statement (autocommit) for the usual single-stream case."""
+    ordered = sorted(batches, key=lambda b: b.stream_id)
+    single = len(ordered) == 1 and bool(ordered[0].events)
+    current_versions: dict[str, int] = {}
+    for _attempt in range(5):
+        if not single:
+            yield Query("BEGIN")
+        try:
+            results: dict[str, AppendResult] = {}
+            for index, batch in enumerate(ordered):
+                if not batch.events:
+                    rows = yield Query(
+                        f"SELECT version FROM {p}streams WHERE stream_id = %s FOR SHARE",
+                        (batch.stream_id,),
+                    )
+                    current = int(rows[0][0]) if rows else 0
+                    if not expectation_met(batch.expected, current):
+                        raise _Conflict
+                    results[batch.stream_id] = AppendResult(batch.stream_id, current, ())
+                    continue
+                last = index == len(ordered) - 1
+                rows = yield _append_statement(p, batch, notify and last)
+                if not rows:
+                    raise _Conflict
+                rows.sort()
+                results[batch.stream_id] = AppendResult(
+                    batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows)
+                )
+            if not single:
+                yield Query("COMMIT")
+            return [results[b.stream_id] for b in batches]
+        except (_Conflict, errors.UniqueViolation) as exc:
+            if not single:
+                yield Query("ROLLBACK")
+            current_versions = yield from _versions(p, batches)
+            found = yield from _lookup(p, batches)
+            again = replayed(batches, found, current_versions)
+            if again is not None:
+                return again
+            if isinstance(exc, errors.UniqueViolation):
+                raise
+            for batch in batches:
+                actual = current_versions[batch.stream_id]
+                if not expectation_met(batch.expected, actual):
+                    raise WrongExpectedVersion(batch.stream_id, batch.expected, actual) from None
+        except BaseException:
+            if not single:
+                yield Query("ROLLBACK")
+            raise
+    first = ordered[0]
+    raise WrongExpectedVersion(first.stream_id, first.expected, current_versions[first.stream_id])
+
+
+def horizon_plan(p: str, after: int) -> Plan:
+    """The highest position up to which every event is final (see the module docstring)."""
+    rows = yield Query(f"SELECT last_value, is_called FROM {p}events_position")
+    last = int(rows[0][0]) if rows[0][1] else 0
+    if last <= after:
+        return last
+    rows = yield Query("SELECT pg_snapshot_xip(pg_current_snapshot())::text")
+    pending = [r[0] for r in rows]
+    delay = 0.0005
+    while pending:
+        rows = yield Query(
+            "SELECT x::text FROM unnest(%s::xid8[]) x "
+            "WHERE x = ANY(ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())))",
+            (pending,),
+        )
+        pending = [r[0] for r in rows]
+        if pending:
+            yield Sleep(delay)
+            delay = min(delay * 2, 0.05)
+    return last
+
+
+def read_all_plan(
+    p: str, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+) -> Plan:
+    horizon = yield from horizon_plan(p, after)
+    if horizon <= after:
+        return [], horizon
+    sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > %s AND position <= %s"
+    params: list[object] = [after, horizon]
+    if types is not None:
+        sql += " AND type = ANY(%s)"
+        params.append(list(types))
+    if prefix is not None:
+        sql += " AND starts_with(stream_id, %s)"
+        params.append(prefix)
+    sql += " ORDER BY position"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    rows = yield Query(sql, params)
+    return rows, horizon
+
+
+def read_stream_query(
+    p: str, stream_id: str, from_version: int, backwards: bool, limit: int | None
+) -> Query:
+    params: list[object] = [stream_id]
+    if backwards:
+        cond = "" if from_version == 0 else " AND version <= %s"
+        order = "DESC"
+    else:
+        cond = " AND version >= %s"
+        order = "ASC"
+    if cond:
+        params.append(from_version)
+    sql = f"SELECT {COLUMNS} FROM {p}events WHERE stream_id = %s{cond} ORDER BY version {order}"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return Query(sql, params)
+
+
+def audit_query(p: str, query: AuditQuery) -> Query:
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("actor", query.actor),
+        ("correlation_id", query.correlation_id),
+        ("stream_id", query.stream_id),
+        ("tenant", query.tenant),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if query.since is not None:
+        clauses.append("recorded_at >= %s")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("recorded_at < %s")
+        params.append(query.until)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    sql = f"SELECT {COLUMNS} FROM {p}events{where} ORDER BY position"
+    if query.limit is not None:
+        sql += " LIMIT %s"
+        params.append(query.limit)
+    return Query(sql, params)
+
+
+def stream_version_query(p: str, stream_id: str) -> Query:
+    return Query(f"SELECT version FROM {p}streams WHERE stream_id = %s", (stream_id,))
+
+
+def stats_query(p: str) -> Query:
+    return Query(
+        f"SELECT (SELECT count(*) FROM {p}events), (SELECT count(*) FROM {p}streams), "
+        f"(SELECT COALESCE(max(position), 0) FROM {p}events), "
+        f"(SELECT count(*) FROM {p}snapshots)"
+    )
+
+
+def to_stats(row: Row) -> StoreStats:
+    return StoreStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def save_snapshot_query(p: str, snapshot: Snapshot, state_json: str) -> Query:
+    return Query(
+        f"INSERT INTO {p}snapshots VALUES (%s, %s, %s, %s, %s::json) ON CONFLICT (stream_id) "
+        "DO UPDATE SET version = excluded.version, type = excluded.type, "
+        "schema_version = excluded.schema_version, state = excluded.state",
+        (snapshot.stream_id, snapshot.version, snapshot.type, snapshot.schema_version, state_json),
+    )
+
+
+def load_snapshot_query(p: str, stream_id: str) -> Query:
+    return Query(
+        f"SELECT stream_id, version, type, schema_version, state::text FROM {p}snapshots "
+        "WHERE stream_id = %s",
+        (stream_id,),
+    )
+
+
+def delete_snapshots_query(p: str, prefix: str | None) -> Query:
+    if prefix is None:
+        return Query(f"DELETE FROM {p}snapshots RETURNING 1")
+    return Query(
+        f"DELETE FROM {p}snapshots WHERE starts_with(stream_id, %s) RETURNING 1",
+        (prefix,),
+    )
+
+
+def checkpoint_query(p: str, name: str) -> Query:
+    return Query(f"SELECT position FROM {p}checkpoints WHERE name = %s", (name,))
+
+
+def save_checkpoint_query(p: str, name: str, position: int) -> Query:
+    return Query(
+        f"INSERT INTO {p}checkpoints VALUES (%s, %s) ON CONFLICT (name) "
+        "DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+def reset_checkpoint_query(p: str, name: str) -> Query:
+    return Query(f"DELETE FROM {p}checkpoints WHERE name = %s", (name,))
+
+
+def lock_key(p: str, name: str) -> Query:
+    return Query("SELECT pg_try_advisory_lock(hashtext(%s))", (f"{p}projection:{name}",))
+
+
+def unlock_key(p: str, name: str) -> Query:
+    return Query("SELECT pg_advisory_unlock(hashtext(%s))", (f"{p}projection:{name}",))

@@ -1,0 +1,160 @@
+"""The PostgreSQL backend (psycopg 3, the shared pool of ``erp_professional.connections``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from erp_professional.connections import MissingDependencyError, postgres_pool
+
+from . import _pg_plans as plans
+from ._core import AuditQuery, Batch, decode_row
+from ._protocol import BatchHandler, Snapshot, StoreStats
+from ._types import AppendResult, RecordedEvent
+
+if TYPE_CHECKING:
+    import psycopg
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - depends on the installed extras
+    raise MissingDependencyError("psycopg", "postgres", "postgresql:// event stores") from None
+
+
+def conninfo(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def drive(conn: psycopg.Connection[Any], plan: plans.Plan) -> Any:
+    """Run a plan on a connection in autocommit mode."""
+    try:
+        step = next(plan)
+        while True:
+            if isinstance(step, plans.Sleep):
+                time.sleep(step.seconds)
+                step = plan.send([])
+                continue
+            try:
+                cur = conn.execute(step.sql, step.params)
+                rows = cur.fetchall() if cur.description is not None else []
+            except psycopg.Error as exc:
+                step = plan.throw(exc)
+                continue
+            step = plan.send(rows)
+    except StopIteration as stop:
+        return stop.value
+
+
+class PgWaiter:
+    """LISTEN on a dedicated connection; queued notifications are never lost between polls."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        self._conn = psycopg.connect(conninfo(url), autocommit=True)
+        self._conn.execute(f"LISTEN {channel}")
+
+    def mark(self) -> None:
+        return None
+
+    def wait(self, timeout: float) -> None:
+        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresBackend:
+    """Events in PostgreSQL: concurrent writers, no table lock, gap-safe readers."""
+
+    def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
+        self._url = url
+        self._p = prefix
+        self._notify = notify
+        self._pool = postgres_pool(url)
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            previous = conn.autocommit
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.rollback()
+                conn.autocommit = previous
+
+    def _run(self, plan: plans.Plan) -> Any:
+        with self._conn() as conn:
+            return drive(conn, plan)
+
+    def _fetch(self, query: plans.Query) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            cur = conn.execute(query.sql, query.params)
+            return cur.fetchall() if cur.description is not None else []
+
+    def setup(self) -> None:
+        self._run(plans.setup_plan(self._p))
+
+    def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
+        result: list[AppendResult] = self._run(plans.append_plan(self._p, batches, self._notify))
+        return result
+
+    def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> list[RecordedEvent]:
+        query = plans.read_stream_query(self._p, stream_id, from_version, backwards, limit)
+        return [decode_row(r) for r in self._fetch(query)]
+
+    def read_all(
+        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+    ) -> tuple[list[RecordedEvent], int]:
+        rows, horizon = self._run(plans.read_all_plan(self._p, after, limit, types, prefix))
+        return [decode_row(r) for r in rows], int(horizon)
+
+    def audit(self, query: AuditQuery) -> list[RecordedEvent]:
+        return [decode_row(r) for r in self._fetch(plans.audit_query(self._p, query))]
+
+    def stream_version(self, stream_id: str) -> int:
+        rows = self._fetch(plans.stream_version_query(self._p, stream_id))
+        return int(rows[0][0]) if rows else 0
+
+    def stats(self) -> StoreStats:
+        return plans.to_stats(self._fetch(plans.stats_query(self._p))[0])
+
+    def waiter(self) -> PgWaiter:
+        return PgWaiter(self._url, f"{self._p}events")
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        state = json.dumps(snapshot.state, allow_nan=False)
+        self._fetch(plans.save_snapshot_query(self._p, snapshot, state))
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        rows = self._fetch(plans.load_snapshot_query(self._p, stream_id))
+        if not rows:
+            return None
+        r = rows[0]
+        return Snapshot(r[0], int(r[1]), r[2], int(r[3]), json.loads(r[4]))
+
+    def delete_snapshots(self, stream_prefix: str | None) -> int:
+        return len(self._fetch(plans.delete_snapshots_query(self._p, stream_prefix)))
+
+    def checkpoint(self, name: str) -> int:
+        rows = self._fetch(plans.checkpoint_query(self._p, name))
+        return int(rows[0][0]) if rows else 0
+
+    def handle(self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            handler(events, conn)
+            if events:
+                q = plans.save_checkpoint_query(self._p, name, events[-1].position)
+                conn.execute(q.sql, q.params)
+
+    def reset_checkpoint(self, name: str) -> None:
+        self._fetch(plans.reset_checkpoint_query(self._p, name))
+
+    def close(self) -> None:
+        return None

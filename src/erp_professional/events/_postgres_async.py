@@ -1,0 +1,163 @@
+"""The asyncio PostgreSQL backend: the same plans as the sync one, on the async pool."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+
+from erp_professional.connections import async_postgres_pool
+
+from . import _pg_plans as plans
+from ._core import AuditQuery, Batch, decode_row
+from ._postgres import conninfo
+from ._protocol import BatchHandler, Snapshot, StoreStats
+from ._types import AppendResult, RecordedEvent
+
+
+async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
+    """Run a plan on an async connection in autocommit mode."""
+    try:
+        step = next(plan)
+        while True:
+            if isinstance(step, plans.Sleep):
+                await asyncio.sleep(step.seconds)
+                step = plan.send([])
+                continue
+            try:
+                cur = await conn.execute(step.sql, step.params)
+                rows = await cur.fetchall() if cur.description is not None else []
+            except psycopg.Error as exc:
+                step = plan.throw(exc)
+                continue
+            step = plan.send(rows)
+    except StopIteration as stop:
+        return stop.value
+
+
+class AsyncPgWaiter:
+    """LISTEN on a dedicated async connection (opened on the first wait)."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        self._url = url
+        self._channel = channel
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    def mark(self) -> None:
+        return None
+
+    async def wait(self, seconds: float) -> None:
+        if self._conn is None:
+            self._conn = await psycopg.AsyncConnection.connect(conninfo(self._url), autocommit=True)
+            await self._conn.execute(f"LISTEN {self._channel}")
+            return
+        async for _ in self._conn.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+class AsyncPostgresBackend:
+    """The async twin of :class:`~._postgres.PostgresBackend`."""
+
+    def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
+        self._url = url
+        self._p = prefix
+        self._notify = notify
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        pool = await async_postgres_pool(self._url)
+        async with pool.connection() as conn:
+            previous = conn.autocommit
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    await conn.rollback()
+                await conn.set_autocommit(previous)
+
+    async def _run(self, plan: plans.Plan) -> Any:
+        async with self._conn() as conn:
+            return await drive(conn, plan)
+
+    async def _fetch(self, query: plans.Query) -> list[tuple[Any, ...]]:
+        async with self._conn() as conn:
+            cur = await conn.execute(query.sql, query.params)
+            return await cur.fetchall() if cur.description is not None else []
+
+    async def setup(self) -> None:
+        await self._run(plans.setup_plan(self._p))
+
+    async def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
+        result: list[AppendResult] = await self._run(
+            plans.append_plan(self._p, batches, self._notify)
+        )
+        return result
+
+    async def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> list[RecordedEvent]:
+        query = plans.read_stream_query(self._p, stream_id, from_version, backwards, limit)
+        return [decode_row(r) for r in await self._fetch(query)]
+
+    async def read_all(
+        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+    ) -> tuple[list[RecordedEvent], int]:
+        rows, horizon = await self._run(plans.read_all_plan(self._p, after, limit, types, prefix))
+        return [decode_row(r) for r in rows], int(horizon)
+
+    async def audit(self, query: AuditQuery) -> list[RecordedEvent]:
+        return [decode_row(r) for r in await self._fetch(plans.audit_query(self._p, query))]
+
+    async def stream_version(self, stream_id: str) -> int:
+        rows = await self._fetch(plans.stream_version_query(self._p, stream_id))
+        return int(rows[0][0]) if rows else 0
+
+    async def stats(self) -> StoreStats:
+        return plans.to_stats((await self._fetch(plans.stats_query(self._p)))[0])
+
+    def waiter(self) -> AsyncPgWaiter:
+        return AsyncPgWaiter(self._url, f"{self._p}events")
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        state = json.dumps(snapshot.state, allow_nan=False)
+        await self._fetch(plans.save_snapshot_query(self._p, snapshot, state))
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        rows = await self._fetch(plans.load_snapshot_query(self._p, stream_id))
+        if not rows:
+            return None
+        r = rows[0]
+        return Snapshot(r[0], int(r[1]), r[2], int(r[3]), json.loads(r[4]))
+
+    async def delete_snapshots(self, stream_prefix: str | None) -> int:
+        return len(await self._fetch(plans.delete_snapshots_query(self._p, stream_prefix)))
+
+    async def checkpoint(self, name: str) -> int:
+        rows = await self._fetch(plans.checkpoint_query(self._p, name))
+        return int(rows[0][0]) if rows else 0
+
+    async def handle(
+        self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler
+    ) -> None:
+        pool = await async_postgres_pool(self._url)
+        async with pool.connection() as conn, conn.transaction():
+            handler(events, conn)
+            if events:
+                q = plans.save_checkpoint_query(self._p, name, events[-1].position)
+                await conn.execute(q.sql, q.params)
+
+    async def reset_checkpoint(self, name: str) -> None:
+        await self._fetch(plans.reset_checkpoint_query(self._p, name))
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,411 @@
+"""The SQLite backend: WAL, one writer at a time (BEGIN IMMEDIATE with retry), any readers."""
+
+# ruff: noqa: S608 - only the validated table prefix is spliced into SQL; values are bound
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+
+from erp_professional.connections import sqlite_connect, sqlite_path
+
+from ._core import (
+    COLUMNS,
+    AuditQuery,
+    Batch,
+    decode_row,
+    expectation_met,
+    replayed,
+    to_micros,
+)
+from ._protocol import BatchHandler, Signal, SignalWaiter, Snapshot, StoreStats
+from ._types import AppendResult, RecordedEvent, WrongExpectedVersion
+
+_SIGNALS: dict[str, Signal] = {}
+_SIGNALS_LOCK = threading.Lock()
+
+
+def _signal_for(path: str) -> Signal:
+    key = path if path == ":memory:" else os.path.realpath(path)
+    with _SIGNALS_LOCK:
+        signal = _SIGNALS.get(key)
+        if signal is None:
+            signal = _SIGNALS[key] = Signal()
+        return signal
+
+
+def _schema(p: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {p}events (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    correlation_id TEXT,
+    causation_id TEXT,
+    actor TEXT,
+    tenant TEXT,
+    schema_version INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX IF NOT EXISTS {p}events_correlation ON {p}events (correlation_id)
+    WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS {p}events_actor ON {p}events (actor) WHERE actor IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {p}snapshots (
+    stream_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}checkpoints (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class SQLiteBackend:
+    """Events in one SQLite file; processes sharing the file see each other's commits."""
+
+    def __init__(self, url: str, prefix: str, busy_retry_seconds: float = 60.0) -> None:
+        self._url = url
+        self._p = prefix
+        self._path = sqlite_path(url)
+        self.signal = _signal_for(self._path)
+        self._busy_retry = busy_retry_seconds
+        self._write = sqlite_connect(url)
+        self._read = self._write if self._path == ":memory:" else sqlite_connect(url)
+        self._write_lock = threading.RLock()
+        self._read_lock = self._write_lock if self._read is self._write else threading.Lock()
+
+    # -- transactions ------------------------------------------------------------------
+    def _begin(self) -> None:
+        deadline = time.monotonic() + self._busy_retry
+        delay = 0.001
+        while True:
+            try:
+                self._write.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+    def _rollback(self) -> None:
+        if self._write.in_transaction:
+            self._write.execute("ROLLBACK")
+
+    def setup(self) -> None:
+        with self._write_lock:
+            self._begin()
+            try:
+                for statement in _schema(self._p).split(";"):
+                    if statement.strip():
+                        self._write.execute(statement)
+                self._write.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    # -- append --------------------------------------------------------------------------
+    def _lookup(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, int, int]]:
+        found: dict[uuid.UUID, tuple[str, int, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [str(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                f"SELECT id, stream_id, version, position FROM {self._p}events "
+                f"WHERE id IN ({marks})"
+            )
+            for row in self._write.execute(sql, chunk):
+                found[uuid.UUID(row[0])] = (row[1], row[2], row[3])
+        return found
+
+    def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
+        conn = self._write
+        with self._write_lock:
+            self._begin()
+            try:
+                results = self._append_locked(batches)
+            except _Retry as retry:
+                self._rollback()
+                return retry.results
+            except BaseException:
+                self._rollback()
+                raise
+            conn.execute("COMMIT")
+        if any(b.events for b in batches):
+            self.signal.bump()
+        return results
+
+    def _append_locked(self, batches: Sequence[Batch]) -> list[AppendResult]:
+        p = self._p
+        conn = self._write
+        current: dict[str, int] = {}
+        for b in batches:
+            row = conn.execute(
+                f"SELECT COALESCE(MAX(version), 0) FROM {p}events WHERE stream_id = ?",
+                (b.stream_id,),
+            ).fetchone()
+            current[b.stream_id] = row[0]
+        conflict = next(
+            (b for b in batches if not expectation_met(b.expected, current[b.stream_id])), None
+        )
+        if conflict is not None:
+            self._replay_or_raise(
+                batches,
+                current,
+                WrongExpectedVersion(
+                    conflict.stream_id, conflict.expected, current[conflict.stream_id]
+                ),
+            )
+        position = conn.execute(f"SELECT COALESCE(MAX(position), 0) FROM {p}events").fetchone()[0]
+        results = []
+        rows = []
+        for b in batches:
+            version = current[b.stream_id]
+            positions = []
+            for e in b.events:
+                position += 1
+                version += 1
+                positions.append(position)
+                rows.append(
+                    (
+                        position,
+                        str(e.id),
+                        b.stream_id,
+                        version,
+                        e.type,
+                        e.data,
+                        e.correlation_id,
+                        e.causation_id,
+                        e.actor,
+                        e.tenant,
+                        e.schema_version,
+                        e.headers,
+                        to_micros(e.recorded_at),
+                    )
+                )
+            results.append(AppendResult(b.stream_id, version, tuple(positions)))
+        try:
+            conn.executemany(
+                f"INSERT INTO {p}events (position, {COLUMNS.replace('position, ', '')}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+        except sqlite3.IntegrityError as exc:
+            self._replay_or_raise(batches, current, exc)
+        return results
+
+    def _replay_or_raise(
+        self, batches: Sequence[Batch], current: dict[str, int], exc: Exception
+    ) -> None:
+        found = self._lookup([e.id for b in batches for e in b.events])
+        again = replayed(batches, found, current)
+        if again is not None:
+            raise _Retry(again)
+        raise exc
+
+    # -- reads ----------------------------------------------------------------------------
+    def _select(self, sql: str, params: Iterable[object]) -> list[RecordedEvent]:
+        with self._read_lock:
+            return [decode_row(r) for r in self._read.execute(sql, tuple(params))]
+
+    def read_stream(
+        self, stream_id: str, from_version: int, backwards: bool, limit: int | None
+    ) -> list[RecordedEvent]:
+        p = self._p
+        if backwards:
+            cond = "" if from_version == 0 else " AND version <= ?"
+            order = "DESC"
+        else:
+            cond = " AND version >= ?"
+            order = "ASC"
+        params: list[object] = [stream_id]
+        if cond:
+            params.append(from_version)
+        params.append(-1 if limit is None else limit)
+        return self._select(
+            f"SELECT {COLUMNS} FROM {p}events WHERE stream_id = ?{cond} "
+            f"ORDER BY version {order} LIMIT ?",
+            params,
+        )
+
+    def read_all(
+        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+    ) -> tuple[list[RecordedEvent], int]:
+        p = self._p
+        sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > ?"
+        params: list[object] = [after]
+        if types is not None:
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        if prefix is not None:
+            sql += " AND substr(stream_id, 1, ?) = ?"
+            params.extend((len(prefix), prefix))
+        sql += " ORDER BY position LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        with self._read_lock:
+            conn = self._read
+            conn.execute("BEGIN")
+            try:
+                rows = conn.execute(sql, params).fetchall()
+                horizon = conn.execute(
+                    f"SELECT COALESCE(MAX(position), 0) FROM {p}events"
+                ).fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
+        return [decode_row(r) for r in rows], horizon
+
+    def audit(self, query: AuditQuery) -> list[RecordedEvent]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("actor", query.actor),
+            ("correlation_id", query.correlation_id),
+            ("stream_id", query.stream_id),
+            ("tenant", query.tenant),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.since is not None:
+            clauses.append("recorded_at >= ?")
+            params.append(to_micros(query.since))
+        if query.until is not None:
+            clauses.append("recorded_at < ?")
+            params.append(to_micros(query.until))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        params.append(-1 if query.limit is None else query.limit)
+        return self._select(
+            f"SELECT {COLUMNS} FROM {self._p}events{where} ORDER BY position LIMIT ?",
+            params,
+        )
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._read_lock:
+            row = self._read.execute(
+                f"SELECT COALESCE(MAX(version), 0) FROM {self._p}events WHERE stream_id = ?",
+                (stream_id,),
+            ).fetchone()
+        return int(row[0])
+
+    def stats(self) -> StoreStats:
+        p = self._p
+        with self._read_lock:
+            row = self._read.execute(
+                f"SELECT COUNT(*), COUNT(DISTINCT stream_id), COALESCE(MAX(position), 0), "
+                f"(SELECT COUNT(*) FROM {p}snapshots) FROM {p}events"
+            ).fetchone()
+        return StoreStats(row[0], row[1], row[2], row[3])
+
+    def waiter(self) -> SignalWaiter:
+        return SignalWaiter(self.signal)
+
+    # -- snapshots and checkpoints -------------------------------------------------------
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        import json
+
+        with self._write_lock:
+            self._begin()
+            try:
+                self._write.execute(
+                    f"INSERT INTO {self._p}snapshots VALUES (?,?,?,?,?) "
+                    "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
+                    "type = excluded.type, schema_version = excluded.schema_version, "
+                    "state = excluded.state",
+                    (
+                        snapshot.stream_id,
+                        snapshot.version,
+                        snapshot.type,
+                        snapshot.schema_version,
+                        json.dumps(snapshot.state, allow_nan=False),
+                    ),
+                )
+                self._write.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        import json
+
+        with self._read_lock:
+            row = self._read.execute(
+                f"SELECT stream_id, version, type, schema_version, state FROM {self._p}snapshots "
+                "WHERE stream_id = ?",
+                (stream_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Snapshot(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+    def delete_snapshots(self, stream_prefix: str | None) -> int:
+        with self._write_lock:
+            if stream_prefix is None:
+                cur = self._write.execute(f"DELETE FROM {self._p}snapshots")
+            else:
+                cur = self._write.execute(
+                    f"DELETE FROM {self._p}snapshots WHERE substr(stream_id, 1, ?) = ?",
+                    (len(stream_prefix), stream_prefix),
+                )
+            return cur.rowcount
+
+    def checkpoint(self, name: str) -> int:
+        with self._read_lock:
+            row = self._read.execute(
+                f"SELECT position FROM {self._p}checkpoints WHERE name = ?",
+                (name,),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def handle(self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler) -> None:
+        with self._write_lock:
+            self._begin()
+            try:
+                handler(events, self._write)
+                if events:
+                    self._write.execute(
+                        f"INSERT INTO {self._p}checkpoints VALUES (?, ?) ON CONFLICT (name) "
+                        "DO UPDATE SET position = excluded.position",
+                        (name, events[-1].position),
+                    )
+                self._write.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def reset_checkpoint(self, name: str) -> None:
+        with self._write_lock:
+            self._write.execute(
+                f"DELETE FROM {self._p}checkpoints WHERE name = ?",
+                (name,),
+            )
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._read is not self._write:
+                self._read.close()
+            self._write.close()
+
+
+class _Retry(Exception):
+    def __init__(self, results: list[AppendResult]) -> None:
+        super().__init__("idempotent retry")
+        self.results = results

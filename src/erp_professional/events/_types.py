@@ -1,0 +1,198 @@
+"""Value types of the event store: new and recorded events, metadata, results, errors."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, TypeAlias
+
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
+JSONObject: TypeAlias = "dict[str, JSONValue]"
+
+
+class ExpectedVersion(enum.Enum):
+    """Symbolic expected versions; an ``int`` is an exact stream version."""
+
+    ANY = "any"
+    NO_STREAM = "no_stream"
+    STREAM_EXISTS = "stream_exists"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ANY: Final = ExpectedVersion.ANY
+NO_STREAM: Final = ExpectedVersion.NO_STREAM
+STREAM_EXISTS: Final = ExpectedVersion.STREAM_EXISTS
+
+Expected: TypeAlias = "ExpectedVersion | int"
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """The metadata envelope; every field except ``headers`` is a queryable column.
+
+    Unset ``correlation_id`` and ``actor`` are filled at append time from the request
+    context (request id, then the trace id) and from :func:`set_actor`.
+    """
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    actor: str | None = None
+    tenant: str | None = None
+    schema_version: int = 1
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Metadata:
+        """Build from a mapping: known keys become fields, others become string headers.
+
+        ``user_id``/``userId`` are accepted as ``actor`` and ``correlationId``/``causationId``
+        as their snake_case names.
+        """
+        aliases = {
+            "userId": "actor",
+            "user_id": "actor",
+            "correlationId": "correlation_id",
+            "causationId": "causation_id",
+            "schemaVersion": "schema_version",
+        }
+        known: dict[str, object] = {}
+        headers: dict[str, str] = {}
+        for key, value in values.items():
+            if not isinstance(key, str):
+                raise TypeError(f"metadata keys must be strings, got {key!r}")
+            name = aliases.get(key, key)
+            if name == "headers":
+                if not isinstance(value, Mapping):
+                    raise TypeError("metadata 'headers' must be a mapping of strings")
+                headers.update({str(k): _header_value(k, v) for k, v in value.items()})
+            elif name in ("correlation_id", "causation_id", "actor", "tenant"):
+                if value is not None and not isinstance(value, str | uuid.UUID | int):
+                    raise TypeError(f"metadata {key!r} must be a string, got {value!r}")
+                known[name] = None if value is None else str(value)
+            elif name == "schema_version":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"metadata schema_version must be an int >= 1: {value!r}")
+                known[name] = value
+            else:
+                headers[key] = _header_value(key, value)
+        return cls(
+            correlation_id=_opt_str(known.get("correlation_id")),
+            causation_id=_opt_str(known.get("causation_id")),
+            actor=_opt_str(known.get("actor")),
+            tenant=_opt_str(known.get("tenant")),
+            schema_version=int(str(known.get("schema_version", 1))),
+            headers=headers,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """The envelope as a plain dictionary (for JSON output)."""
+        return {
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "actor": self.actor,
+            "tenant": self.tenant,
+            "schema_version": self.schema_version,
+            "headers": dict(self.headers),
+        }
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _header_value(key: object, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float | uuid.UUID):
+        return str(value)
+    raise TypeError(f"metadata header {key!r} must be a string or a number, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: ``type``, JSON ``data``, optional metadata and UUID ``id``.
+
+    The ``id`` makes appends idempotent: appending an id that is already stored returns
+    the original result instead of storing the event twice.
+    """
+
+    type: str
+    data: Mapping[str, object] = field(default_factory=dict)
+    metadata: Metadata | Mapping[str, object] | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        raw: object = self.id
+        if isinstance(raw, str):
+            object.__setattr__(self, "id", uuid.UUID(raw))
+        elif not isinstance(raw, uuid.UUID):
+            raise TypeError(f"event id must be a UUID, got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """A stored event: its stream, 1-based stream ``version`` and global ``position``."""
+
+    id: uuid.UUID
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    data: JSONObject
+    metadata: Metadata
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Outcome of appending to one stream: its new version and the events' positions."""
+
+    stream_id: str
+    version: int
+    positions: tuple[int, ...]
+
+    @property
+    def position(self) -> int:
+        """The position of the last appended event (0 when nothing was appended)."""
+        return self.positions[-1] if self.positions else 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of a multi-stream atomic append."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: Expected = ANY
+
+
+class EventStoreError(Exception):
+    """Base class of event store errors."""
+
+
+class WrongExpectedVersion(EventStoreError):
+    """The stream was not at the expected version; nothing was appended."""
+
+    def __init__(self, stream_id: str, expected: Expected, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r}: expected version {expected!r}, actual version {actual}"
+        )
+
+
+class DuplicateEventId(EventStoreError):
+    """Some (not all) of the appended event ids are already stored elsewhere."""
+
+    def __init__(self, ids: Sequence[uuid.UUID]) -> None:
+        self.ids = tuple(ids)
+        super().__init__(
+            "event ids already stored by a different append: "
+            + ", ".join(str(i) for i in self.ids[:5])
+        )
