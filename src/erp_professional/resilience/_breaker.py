@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from . import _registry
-from ._errors import CircuitOpenError
+from ._errors import CircuitOpenError, RejectedError
 from ._state import BreakerEvent, BreakerListener, EventKind, State
 from ._window import FAILURE, SLOW, CountWindow, Snapshot, TimeWindow
 
@@ -339,8 +339,8 @@ class CircuitBreaker:
     def classify(self, exc: BaseException) -> Literal["failure", "success", "ignored"]:
         if isinstance(exc, self._ignore) or not isinstance(exc, Exception):
             return "ignored"
-        if isinstance(exc, CircuitOpenError):
-            return "ignored"
+        if isinstance(exc, RejectedError):
+            return "ignored"  # another policy refused the call: the callee never ran
         if isinstance(exc, self._failure_on):
             return "failure"
         predicate = self._failure_if
