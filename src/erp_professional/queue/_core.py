@@ -1,0 +1,206 @@
+"""What Queue and AsyncQueue share: configuration, task registry, building new jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from erp_professional.config import QueueConfig
+from erp_professional.connections import check_scheme
+
+from ._backend import Retention
+from ._cron import Misfire, Schedule
+from ._errors import InvalidJobArguments
+from ._memory import MemoryBackend
+from ._model import JSON, PRIORITY_LIMIT, Clock, NewJob
+from ._task import TaskOptions, TaskSpec, dedup_key_for
+from ._telemetry import current_traceparent
+
+__all__ = ["QueueCore", "memory_store"]
+
+_STORES: dict[tuple[str, str], MemoryBackend] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def memory_store(url: str, name: str) -> MemoryBackend:
+    """The process-wide memory store of queue ``name`` at ``url``."""
+    with _STORES_LOCK:
+        store = _STORES.get((url, name))
+        if store is None:
+            store = _STORES[(url, name)] = MemoryBackend()
+        return store
+
+
+def _seconds(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return float(value)
+
+
+class QueueCore:
+    """Sans-I/O part of a queue: settings, tasks and the translation to ``NewJob``."""
+
+    def __init__(
+        self,
+        url: str | None,
+        name: str | None,
+        config: QueueConfig | None,
+        clock: Clock | None,
+        seed: int | None,
+    ) -> None:
+        base = config or QueueConfig.model_validate({})
+        updates: dict[str, Any] = {}
+        if url is not None:
+            updates["url"] = url
+        if name is not None:
+            updates["name"] = name
+        self.config = base.model_copy(update=updates) if updates else base
+        QueueConfig.model_validate(self.config.model_dump())
+        self.url = self.config.url
+        self.name = self.config.name
+        self.kind = check_scheme(self.url, ("memory", "redis"), "the queue").kind
+        self.clock: Clock = clock or time.time
+        self.custom_clock = clock is not None
+        self.rng = random.Random(seed)
+        self.tasks: dict[str, TaskSpec[..., Any]] = {}
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def retention(self) -> Retention:
+        cfg = self.config
+        return Retention(cfg.keep_completed, cfg.keep_failed, int(cfg.result_ttl * 1000))
+
+    def register(
+        self, fn: Callable[..., Any], name: str | None, options: TaskOptions
+    ) -> TaskSpec[..., Any]:
+        task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+        if task_name in self.tasks and self.tasks[task_name].fn is not fn:
+            raise ValueError(f"task {task_name!r} is already registered on queue {self.name!r}")
+        if not -PRIORITY_LIMIT <= options.priority <= PRIORITY_LIMIT:
+            raise ValueError(f"priority must be within ±{PRIORITY_LIMIT}")
+        spec: TaskSpec[..., Any] = TaskSpec(fn, task_name, options)
+        self.tasks[task_name] = spec
+        return spec
+
+    def new_job(
+        self,
+        task: str,
+        kwargs: Mapping[str, object] | None,
+        *,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        job_id: str | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+        dedup_key: str | None = None,
+        dedup_ttl: float | None = None,
+    ) -> NewJob:
+        """Validate everything about one job; raise before anything is stored."""
+        if not isinstance(task, str) or not task:
+            raise InvalidJobArguments(str(task), ["the task name must be a non-empty string"])
+        spec = self.tasks.get(task)
+        data = self._arguments(task, spec, {} if kwargs is None else kwargs)
+        options = spec.options if spec else TaskOptions()
+        now = self.now_ms()
+        when = now
+        if delay is not None and run_at is not None:
+            raise ValueError("give delay or run_at, not both")
+        wait = _seconds("delay", delay)
+        if wait is not None:
+            when = now + int(wait * 1000)
+        if run_at is not None:
+            if run_at.tzinfo is None:
+                raise ValueError("run_at must be timezone-aware")
+            when = int(run_at.timestamp() * 1000)
+        prio = options.priority if priority is None else priority
+        if isinstance(prio, bool) or not isinstance(prio, int) or abs(prio) > PRIORITY_LIMIT:
+            raise ValueError(f"priority must be an integer within ±{PRIORITY_LIMIT}")
+        tries = options.retries if retries is None else retries
+        tries = self.config.retries if tries is None else tries
+        if isinstance(tries, bool) or not isinstance(tries, int) or tries < 0:
+            raise ValueError(f"retries must be a non-negative integer, got {tries!r}")
+        limit = _seconds("timeout", timeout if timeout is not None else options.timeout)
+        limit = self.config.timeout if limit is None else limit
+        backoff = options.backoff if options.backoff is not None else self.config.backoff
+        if job_id is not None and (not isinstance(job_id, str) or not job_id or "\n" in job_id):
+            raise ValueError(f"invalid job id {job_id!r}")
+        dedup = dedup_key or ""
+        ttl = _seconds("dedup_ttl", dedup_ttl)
+        if not dedup and options.unique is not False:
+            dedup = dedup_key_for(task, data)
+            if options.unique is not True:
+                ttl = float(options.unique)
+        return NewJob(
+            id=job_id or uuid.uuid4().hex,
+            task=task,
+            kwargs=data,
+            run_at=when,
+            priority=prio,
+            max_retries=tries,
+            backoff_ms=int(backoff * 1000),
+            timeout_ms=int((limit or 0) * 1000),
+            dedup=dedup,
+            dedup_ttl_ms=int((ttl or 0) * 1000),
+            traceparent=current_traceparent(),
+        )
+
+    def _arguments(
+        self, task: str, spec: TaskSpec[..., Any] | None, kwargs: Mapping[str, object]
+    ) -> dict[str, JSON]:
+        if spec is not None:
+            return spec.validate(kwargs)
+        if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+            raise InvalidJobArguments(task, ["arguments must be a mapping with string keys"])
+        try:
+            data: dict[str, JSON] = json.loads(json.dumps(dict(kwargs), allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidJobArguments(task, [f"not JSON-serialisable: {exc}"]) from None
+        return data
+
+    def make_schedule(
+        self,
+        cron: str,
+        task: str,
+        kwargs: Mapping[str, object] | None,
+        tz: str,
+        sched_id: str | None,
+        misfire: Misfire | str,
+        grace: float,
+        priority: int,
+    ) -> Schedule:
+        data = self._arguments(task, self.tasks.get(task), {} if kwargs is None else kwargs)
+        return Schedule(
+            id=sched_id or task,
+            cron=cron,
+            task=task,
+            kwargs=data,
+            tz=tz,
+            misfire=Misfire(misfire),
+            grace=grace,
+            priority=priority,
+        )
+
+    def schedule_jobs(self, schedule: Schedule, fires: list[int]) -> list[NewJob]:
+        return [
+            self.new_job(
+                schedule.task,
+                schedule.kwargs,
+                run_at=datetime.fromtimestamp(fire / 1000, tz=UTC),
+                priority=schedule.priority,
+                job_id=f"cron:{schedule.id}:{fire}",
+            )
+            for fire in fires
+        ]

@@ -1,0 +1,502 @@
+"""In-process backend: the same state machine as Redis, guarded by a lock, with a clock."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from ._backend import FetchSpec, Retention, ScheduleRow
+from ._model import (
+    Clock,
+    Fetched,
+    HeartbeatReply,
+    JobInfo,
+    NewJob,
+    QueueStats,
+    decode_job,
+    encode_new_job,
+    wait_score,
+)
+
+__all__ = ["AsyncMemoryBackend", "MemoryBackend"]
+
+_Row = dict[str, str]
+
+
+class MemoryBackend:
+    """One queue's jobs in this process; thread-safe; every state change is atomic."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._jobs: dict[str, _Row] = {}
+        self._expires: dict[str, int] = {}
+        self._wait: list[tuple[float, str]] = []
+        self._wait_ids: dict[str, float] = {}
+        self._wait_since: dict[str, int] = {}
+        self._delay: list[tuple[int, str]] = []
+        self._delay_ids: dict[str, int] = {}
+        self._active: dict[str, int] = {}
+        self._done: OrderedDict[str, int] = OrderedDict()
+        self._dead: OrderedDict[str, int] = OrderedDict()
+        self._dedup: dict[str, tuple[str, int]] = {}
+        self._schedules: dict[str, tuple[str, int]] = {}
+        self._seq = 0
+        self._token = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- notifications ----------------------------------------------------------------
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # -- helpers ----------------------------------------------------------------------
+    def _row(self, job_id: str, now_ms: int | None = None) -> _Row | None:
+        row = self._jobs.get(job_id)
+        if row is None:
+            return None
+        expires = self._expires.get(job_id)
+        if expires is not None and now_ms is not None and expires <= now_ms:
+            self._drop(job_id)
+            return None
+        return row
+
+    def _drop(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self._expires.pop(job_id, None)
+        self._done.pop(job_id, None)
+        self._dead.pop(job_id, None)
+
+    def _to_wait(self, job_id: str, row: _Row, now_ms: int) -> None:
+        row["status"] = "waiting"
+        score = float(row["score"])
+        self._wait_ids[job_id] = score
+        self._wait_since[job_id] = now_ms
+        heapq.heappush(self._wait, (score, job_id))
+
+    def _leave_wait(self, job_id: str) -> None:
+        self._wait_ids.pop(job_id, None)
+        self._wait_since.pop(job_id, None)
+
+    def _to_delay(self, job_id: str, row: _Row, run_at: int) -> None:
+        row["status"] = "delayed"
+        self._delay_ids[job_id] = run_at
+        heapq.heappush(self._delay, (run_at, job_id))
+
+    def _release_dedup(self, row: _Row) -> None:
+        key = row.get("dedup", "")
+        if key and row.get("dedup_release") == "1":
+            held = self._dedup.get(key)
+            if held is not None and held[0] == row["id"]:
+                del self._dedup[key]
+
+    def _trim(self, ordered: OrderedDict[str, int], keep: int) -> None:
+        while len(ordered) > keep:
+            job_id, _ = ordered.popitem(last=False)
+            self._jobs.pop(job_id, None)
+            self._expires.pop(job_id, None)
+
+    def _finish(self, job_id: str, row: _Row, status: str, now_ms: int, keep: int) -> None:
+        row["status"] = status
+        row["finished"] = str(now_ms)
+        row["token"] = ""
+        self._release_dedup(row)
+        if status == "failed":
+            self._dead[job_id] = now_ms
+            self._trim(self._dead, keep)
+        else:
+            self._done[job_id] = now_ms
+            self._trim(self._done, keep)
+
+    # -- client operations ------------------------------------------------------------
+    def enqueue(self, jobs: Sequence[NewJob], now_ms: int) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        with self._lock:
+            for job in jobs:
+                if job.dedup:
+                    held = self._dedup.get(job.dedup)
+                    if held is not None and (held[1] == 0 or held[1] > now_ms):
+                        out.append((held[0], False))
+                        continue
+                if self._row(job.id, now_ms) is not None:
+                    out.append((job.id, False))
+                    continue
+                self._seq += 1
+                row = encode_new_job(job)
+                row.update(
+                    id=job.id,
+                    score=repr(wait_score(job.priority, self._seq)),
+                    priority=str(job.priority),
+                    created=str(now_ms),
+                    run_at=str(job.run_at),
+                    attempts="0",
+                    failures="0",
+                    stalls="0",
+                )
+                self._jobs[job.id] = row
+                if job.dedup:
+                    expiry = now_ms + job.dedup_ttl_ms if job.dedup_ttl_ms > 0 else 0
+                    self._dedup[job.dedup] = (job.id, expiry)
+                if job.run_at > now_ms:
+                    self._to_delay(job.id, row, job.run_at)
+                else:
+                    self._to_wait(job.id, row, now_ms)
+                out.append((job.id, True))
+        self._notify()
+        return out
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self._lock:
+            row = self._row(job_id, int(self.clock() * 1000))
+            return None if row is None else decode_job(row)
+
+    def cancel(self, job_id: str, now_ms: int, keep_done: int) -> bool:
+        with self._lock:
+            row = self._row(job_id, now_ms)
+            if row is None or row["status"] not in ("waiting", "delayed"):
+                return False
+            self._leave_wait(job_id)
+            self._delay_ids.pop(job_id, None)
+            self._finish(job_id, row, "cancelled", now_ms, keep_done)
+            return True
+
+    def abort(self, job_id: str, now_ms: int, keep_done: int) -> bool:
+        with self._lock:
+            row = self._row(job_id, now_ms)
+            if row is None:
+                return False
+            if row["status"] == "active":
+                row["abort"] = "1"
+                return True
+            return self.cancel(job_id, now_ms, keep_done)
+
+    def stats(self, now_ms: int) -> QueueStats:
+        with self._lock:
+            oldest = min(self._wait_since.values(), default=now_ms)
+            return QueueStats(
+                waiting=len(self._wait_ids),
+                delayed=len(self._delay_ids),
+                active=len(self._active),
+                done=len(self._done),
+                failed=len(self._dead),
+                oldest_waiting_age=max(0.0, (now_ms - oldest) / 1000),
+            )
+
+    def dead(self, offset: int, limit: int) -> list[JobInfo]:
+        with self._lock:
+            ids = list(reversed(self._dead))[offset : offset + limit]
+            return [decode_job(self._jobs[i]) for i in ids if i in self._jobs]
+
+    def retry_dead(self, ids: Sequence[str] | None, now_ms: int) -> int:
+        with self._lock:
+            chosen = list(self._dead) if ids is None else [i for i in ids if i in self._dead]
+            for job_id in chosen:
+                del self._dead[job_id]
+                row = self._jobs[job_id]
+                row.update(failures="0", stalls="0", finished="", token="")
+                self._to_wait(job_id, row, now_ms)
+        self._notify()
+        return len(chosen)
+
+    def purge_dead(self, ids: Sequence[str] | None) -> int:
+        with self._lock:
+            chosen = list(self._dead) if ids is None else [i for i in ids if i in self._dead]
+            for job_id in chosen:
+                self._drop(job_id)
+            return len(chosen)
+
+    def add_schedule(self, sched_id: str, spec: str, now_ms: int) -> None:
+        with self._lock:
+            last = self._schedules.get(sched_id, (spec, now_ms))[1]
+            self._schedules[sched_id] = (spec, last)
+        self._notify()
+
+    def remove_schedule(self, sched_id: str) -> bool:
+        with self._lock:
+            return self._schedules.pop(sched_id, None) is not None
+
+    def schedules(self) -> list[ScheduleRow]:
+        with self._lock:
+            return [ScheduleRow(k, v[0], v[1]) for k, v in sorted(self._schedules.items())]
+
+    def claim_schedule(
+        self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
+    ) -> bool:
+        with self._lock:
+            current = self._schedules.get(sched_id)
+            if current is None or current[1] != expected_ms:
+                return False
+            self._schedules[sched_id] = (current[0], new_ms)
+            self.enqueue(jobs, now_ms)
+            return True
+
+    # -- worker operations ------------------------------------------------------------
+    def fetch(self, spec: FetchSpec, now_ms: int) -> Fetched:
+        with self._lock:
+            reclaimed = self._reclaim(spec, now_ms)
+            self._promote(now_ms)
+            jobs: list[JobInfo] = []
+            while len(jobs) < spec.n and self._wait:
+                score, job_id = heapq.heappop(self._wait)
+                if self._wait_ids.get(job_id) != score:
+                    continue
+                self._leave_wait(job_id)
+                row = self._jobs[job_id]
+                self._token += 1
+                row.update(
+                    status="active",
+                    token=str(self._token),
+                    started=str(now_ms),
+                    worker=spec.worker,
+                    abort="",
+                    attempts=str(int(row["attempts"]) + 1),
+                )
+                self._active[job_id] = now_ms + spec.lease_ms
+                jobs.append(decode_job(row))
+            return Fetched(jobs, self._next_wake(), reclaimed)
+
+    def _reclaim(self, spec: FetchSpec, now_ms: int) -> int:
+        expired = [i for i, until in self._active.items() if until <= now_ms]
+        for job_id in expired:
+            del self._active[job_id]
+            row = self._jobs.get(job_id)
+            if row is None:
+                continue
+            stalls = int(row["stalls"]) + 1
+            row["stalls"] = str(stalls)
+            row["token"] = ""
+            if stalls > spec.max_stalls:
+                row["error"] = f"stalled {stalls} times: the worker running it stopped answering"
+                row["traceback"] = ""
+                self._finish(job_id, row, "failed", now_ms, spec.keep_failed)
+            else:
+                self._to_wait(job_id, row, now_ms)
+        return len(expired)
+
+    def _promote(self, now_ms: int) -> None:
+        while self._delay and self._delay[0][0] <= now_ms:
+            run_at, job_id = heapq.heappop(self._delay)
+            if self._delay_ids.get(job_id) != run_at:
+                continue
+            del self._delay_ids[job_id]
+            self._to_wait(job_id, self._jobs[job_id], now_ms)
+
+    def _next_wake(self) -> int | None:
+        times = [*self._delay_ids.values(), *self._active.values()]
+        return min(times) if times else None
+
+    def _owned(self, job_id: str, token: str) -> _Row | None:
+        row = self._jobs.get(job_id)
+        if row is None or row["status"] != "active" or row["token"] != token or not token:
+            return None
+        return row
+
+    def complete(
+        self,
+        job_id: str,
+        token: str,
+        result: str,
+        now_ms: int,
+        retention: Retention,
+        spec: FetchSpec,
+    ) -> tuple[bool, Fetched]:
+        with self._lock:
+            row = self._owned(job_id, token)
+            if row is not None:
+                del self._active[job_id]
+                row["result"] = result
+                self._finish(job_id, row, "completed", now_ms, retention.keep_done)
+                if retention.result_ttl_ms > 0:
+                    self._expires[job_id] = now_ms + retention.result_ttl_ms
+            fetched = self.fetch(spec, now_ms) if spec.n > 0 else Fetched([])
+        return row is not None, fetched
+
+    def fail(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        outcome: str,
+        retry_at_ms: int,
+        error: str,
+        traceback: str,
+        retention: Retention,
+        spec: FetchSpec,
+    ) -> tuple[bool, Fetched]:
+        with self._lock:
+            row = self._owned(job_id, token)
+            if row is not None:
+                del self._active[job_id]
+                row.update(error=error, traceback=traceback, token="")
+                if outcome == "aborted":
+                    self._finish(job_id, row, "aborted", now_ms, retention.keep_done)
+                else:
+                    row["failures"] = str(int(row["failures"]) + 1)
+                    if outcome == "dead":
+                        self._finish(job_id, row, "failed", now_ms, retention.keep_failed)
+                    elif retry_at_ms > now_ms:
+                        self._to_delay(job_id, row, retry_at_ms)
+                    else:
+                        self._to_wait(job_id, row, now_ms)
+            fetched = self.fetch(spec, now_ms) if spec.n > 0 else Fetched([])
+        self._notify()
+        return row is not None, fetched
+
+    def release(self, job_id: str, token: str, now_ms: int) -> bool:
+        with self._lock:
+            row = self._owned(job_id, token)
+            if row is not None:
+                del self._active[job_id]
+                row["token"] = ""
+                self._to_wait(job_id, row, now_ms)
+        self._notify()
+        return row is not None
+
+    def heartbeat(
+        self, leases: Sequence[tuple[str, str]], now_ms: int, lease_ms: int
+    ) -> HeartbeatReply:
+        lost: list[str] = []
+        aborted: list[str] = []
+        with self._lock:
+            for job_id, token in leases:
+                row = self._owned(job_id, token)
+                if row is None:
+                    lost.append(job_id)
+                    continue
+                self._active[job_id] = now_ms + lease_ms
+                if row.get("abort") == "1":
+                    aborted.append(job_id)
+        return HeartbeatReply(lost, aborted)
+
+    def progress(self, job_id: str, token: str, value: str) -> bool:
+        with self._lock:
+            row = self._owned(job_id, token)
+            if row is not None:
+                row["progress"] = value
+            return row is not None
+
+
+class AsyncMemoryBackend:
+    """The async face of a :class:`MemoryBackend`; waiting wakes on any change."""
+
+    def __init__(self, store: MemoryBackend) -> None:
+        self.store = store
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _wake(self) -> None:
+        loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(event.set)
+
+    async def enqueue(self, jobs: Sequence[NewJob], now_ms: int) -> list[tuple[str, bool]]:
+        return self.store.enqueue(jobs, now_ms)
+
+    async def get(self, job_id: str) -> JobInfo | None:
+        return self.store.get(job_id)
+
+    async def cancel(self, job_id: str, now_ms: int, keep_done: int) -> bool:
+        return self.store.cancel(job_id, now_ms, keep_done)
+
+    async def abort(self, job_id: str, now_ms: int, keep_done: int) -> bool:
+        return self.store.abort(job_id, now_ms, keep_done)
+
+    async def stats(self, now_ms: int) -> QueueStats:
+        return self.store.stats(now_ms)
+
+    async def dead(self, offset: int, limit: int) -> list[JobInfo]:
+        return self.store.dead(offset, limit)
+
+    async def retry_dead(self, ids: Sequence[str] | None, now_ms: int) -> int:
+        return self.store.retry_dead(ids, now_ms)
+
+    async def purge_dead(self, ids: Sequence[str] | None) -> int:
+        return self.store.purge_dead(ids)
+
+    async def add_schedule(self, sched_id: str, spec: str, now_ms: int) -> None:
+        self.store.add_schedule(sched_id, spec, now_ms)
+
+    async def remove_schedule(self, sched_id: str) -> bool:
+        return self.store.remove_schedule(sched_id)
+
+    async def schedules(self) -> list[ScheduleRow]:
+        return self.store.schedules()
+
+    async def claim_schedule(
+        self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
+    ) -> bool:
+        return self.store.claim_schedule(sched_id, expected_ms, new_ms, jobs, now_ms)
+
+    async def fetch(self, spec: FetchSpec, now_ms: int) -> Fetched:
+        if self._event is None:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+            self.store.add_listener(self._wake)
+        self._event.clear()
+        return self.store.fetch(spec, now_ms)
+
+    async def wait(self, seconds: float) -> None:
+        if self._event is None:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            await asyncio.wait_for(self._event.wait(), max(0.0, seconds))
+        except TimeoutError:
+            return
+
+    async def complete(
+        self,
+        job_id: str,
+        token: str,
+        result: str,
+        now_ms: int,
+        retention: Retention,
+        spec: FetchSpec,
+    ) -> tuple[bool, Fetched]:
+        return self.store.complete(job_id, token, result, now_ms, retention, spec)
+
+    async def fail(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        outcome: str,
+        retry_at_ms: int,
+        error: str,
+        traceback: str,
+        retention: Retention,
+        spec: FetchSpec,
+    ) -> tuple[bool, Fetched]:
+        return self.store.fail(
+            job_id, token, now_ms, outcome, retry_at_ms, error, traceback, retention, spec
+        )
+
+    async def release(self, job_id: str, token: str, now_ms: int) -> bool:
+        return self.store.release(job_id, token, now_ms)
+
+    async def heartbeat(
+        self, leases: Sequence[tuple[str, str]], now_ms: int, lease_ms: int
+    ) -> HeartbeatReply:
+        return self.store.heartbeat(leases, now_ms, lease_ms)
+
+    async def progress(self, job_id: str, token: str, value: str) -> bool:
+        return self.store.progress(job_id, token, value)
+
+    async def aclose(self) -> None:
+        self.store.remove_listener(self._wake)
+        self._event = None
+        self._loop = None

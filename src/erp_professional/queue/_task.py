@@ -1,0 +1,126 @@
+"""Task definitions: a function, its pydantic argument model and its job defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from ._errors import InvalidJobArguments
+from ._model import JSON
+
+__all__ = ["TaskOptions", "TaskSpec", "dedup_key_for"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Defaults for the jobs of one task; ``None`` means the queue's configured default."""
+
+    retries: int | None = None
+    backoff: float | None = None
+    timeout: float | None = None
+    priority: int = 0
+    unique: bool | float = False
+
+
+def _model_for(fn: Callable[..., object], name: str) -> type[BaseModel]:
+    try:
+        hints = typing.get_type_hints(fn)
+    except (NameError, TypeError):
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra: typing.Literal["allow", "forbid"] = "forbid"
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TypeError(f"task {name!r}: *{param.name} is not supported, use keywords")
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            extra = "allow"
+            continue
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(f"task {name!r}: positional-only {param.name!r} is not supported")
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=False)
+    model: type[BaseModel] = create_model(
+        "Args_" + "".join(c if c.isalnum() else "_" for c in name), __config__=config, **fields
+    )
+    return model
+
+
+def _no_nan(value: object, path: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path}: {value!r} is not valid JSON")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nan(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nan(item, f"{path}[{index}]")
+
+
+class TaskSpec(Generic[P, R]):
+    """A registered function and everything needed to validate and run its jobs."""
+
+    def __init__(self, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self.model = _model_for(fn, name)
+
+    def bind(self, args: tuple[object, ...], kwargs: Mapping[str, object]) -> dict[str, object]:
+        """Positional arguments to keywords, as the function's signature names them."""
+        if not args:
+            return dict(kwargs)
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidJobArguments(self.name, [str(exc)]) from None
+        return dict(bound.arguments)
+
+    def validate(self, kwargs: Mapping[str, object]) -> dict[str, JSON]:
+        """Check arguments against the annotations; return them as JSON values."""
+        if not isinstance(kwargs, Mapping):
+            raise InvalidJobArguments(
+                self.name, [f"expected a mapping, got {type(kwargs).__name__}"]
+            )
+        try:
+            model = self.model.model_validate(dict(kwargs))
+            data: dict[str, JSON] = model.model_dump(mode="json")
+            _no_nan(data, "kwargs")
+            json.dumps(data, allow_nan=False)
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+                for err in exc.errors()
+            ]
+            raise InvalidJobArguments(self.name, problems) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidJobArguments(self.name, [str(exc)]) from None
+        return data
+
+    def arguments(self, kwargs: Mapping[str, JSON]) -> dict[str, object]:
+        """Stored JSON arguments back to the Python values the function expects."""
+        model = self.model.model_validate(dict(kwargs))
+        values = {name: getattr(model, name) for name in type(model).model_fields}
+        if model.model_extra:
+            values.update(model.model_extra)
+        return values
+
+
+def dedup_key_for(task: str, kwargs: Mapping[str, JSON]) -> str:
+    """Stable key of (task, arguments) for unique tasks."""
+    canonical = json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
+    return task + ":" + hashlib.sha256(canonical.encode()).hexdigest()[:32]

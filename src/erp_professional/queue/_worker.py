@@ -1,0 +1,457 @@
+"""The worker: an asyncio loop that leases jobs, runs them, renews and releases leases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from ._backend import AsyncBackend, FetchSpec
+from ._context import JobContext, reset_current, set_current
+from ._cron import Schedule, due_fires
+from ._errors import JobAborted, JobTimeout, UnknownTask
+from ._model import Fetched, JobInfo, retry_delay
+from ._queue import AsyncQueue, Queue
+from ._telemetry import METRICS, job_span
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("erp_professional.queue")
+
+_MAX_WAIT = 5.0
+
+
+@dataclass
+class _Running:
+    info: JobInfo
+    context: JobContext
+    runner: asyncio.Task[None] | None = None
+    inner: asyncio.Future[Any] | None = None
+    done: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs the jobs of one queue: ``await worker.start()`` / ``await worker.stop()``,
+    ``async with worker:``, or ``worker.run()`` in a process of its own (SIGTERM/SIGINT
+    stop it gracefully)."""
+
+    def __init__(
+        self,
+        queue: Queue | AsyncQueue,
+        *,
+        concurrency: int | None = None,
+        lease_time: float | None = None,
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
+        max_stalls: int | None = None,
+        scheduler: bool | None = None,
+        worker_id: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        cfg = queue.config
+        self.queue = queue
+        self.concurrency = concurrency or cfg.concurrency
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.lease_time = lease_time or cfg.lease_time
+        self.heartbeat_interval = (
+            heartbeat_interval or cfg.heartbeat_interval or self.lease_time / 3
+        )
+        if self.heartbeat_interval >= self.lease_time:
+            raise ValueError("heartbeat_interval must be shorter than lease_time")
+        self.grace_period = cfg.grace_period if grace_period is None else grace_period
+        self.max_stalls = cfg.max_stalls if max_stalls is None else max_stalls
+        self.scheduler = cfg.scheduler if scheduler is None else scheduler
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._core = queue.core
+        self._rng = random.Random(seed)
+        self._retention = self._core.retention()
+        self._running: dict[str, _Running] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fetcher: asyncio.Task[None] | None = None
+        self._slot = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self._started = False
+        self._backend: AsyncBackend | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.counts = {"processed": 0, "failed": 0, "retried": 0, "reclaimed": 0, "aborted": 0}
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start fetching and running jobs in the background of the running loop."""
+        if self._started:
+            raise RuntimeError("this worker was already started")
+        self._started = True
+        self._loop = asyncio.get_running_loop()
+        self._backend = self.queue.async_backend()
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="erp-job")
+        self._fetcher = asyncio.create_task(self._fetch_loop(), name="erp-queue-fetch")
+        self._tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="erp-queue-heartbeat"),
+            asyncio.create_task(self._stats_loop(), name="erp-queue-stats"),
+        ]
+        if self.scheduler:
+            self._tasks.append(asyncio.create_task(self._scheduler_loop(), name="erp-queue-cron"))
+        log.info(
+            "worker %s started on queue %r (concurrency %d)",
+            self.id,
+            self.queue.name,
+            self.concurrency,
+        )
+
+    async def stop(self, grace_period: float | None = None) -> None:
+        """Stop fetching, let running jobs finish up to the grace period, release the rest."""
+        if not self._started or self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        grace = self.grace_period if grace_period is None else grace_period
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            await asyncio.gather(self._fetcher, return_exceptions=True)
+        runners = [r.runner for r in self._running.values() if r.runner is not None]
+        if runners:
+            _, pending = await asyncio.wait(runners, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._backend is not None:
+            await self._backend.aclose()
+        log.info("worker %s stopped", self.id)
+        self._stopped.set()
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        installed: list[signal.Signals] = []
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, wake.set)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    log.warning("cannot handle signal %s on this platform", sig)
+        waiter = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait(
+                [asyncio.create_task(wake.wait()), waiter], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def run(self) -> None:
+        """Blocking entry point for a worker process."""
+        asyncio.run(self.serve())
+
+    # -- fetching ---------------------------------------------------------------------
+    def _spec(self, n: int) -> FetchSpec:
+        return FetchSpec(
+            self.id, n, int(self.lease_time * 1000), self.max_stalls, self._retention.keep_failed
+        )
+
+    async def _fetch_loop(self) -> None:
+        assert self._backend is not None
+        pause = 0.05
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot.clear()
+                await self._slot.wait()
+                continue
+            try:
+                fetched = await self._backend.fetch(self._spec(free), self._core.now_ms())
+                self._dispatch(fetched)
+                if not fetched.jobs:
+                    await self._backend.wait(self._wait_time(fetched))
+                pause = 0.05
+            except Exception:
+                log.warning(
+                    "queue %r: backend error while fetching; retrying in %.2f s",
+                    self.queue.name,
+                    pause,
+                    exc_info=True,
+                )
+                await asyncio.sleep(pause * (1 + self._rng.random()))
+                pause = min(pause * 2, 5.0)
+
+    def _wait_time(self, fetched: Fetched) -> float:
+        if fetched.next_wake_ms is None:
+            return _MAX_WAIT
+        return min(_MAX_WAIT, max(0.001, (fetched.next_wake_ms - self._core.now_ms()) / 1000))
+
+    def _dispatch(self, fetched: Fetched) -> None:
+        if fetched.reclaimed:
+            self.counts["reclaimed"] += fetched.reclaimed
+            METRICS.reclaimed.add(fetched.reclaimed, {"queue": self.queue.name})
+            log.warning(
+                "queue %r: reclaimed %d expired lease(s)", self.queue.name, fetched.reclaimed
+            )
+        for info in fetched.jobs:
+            assert self._backend is not None
+            assert self._loop is not None
+            running = _Running(info, JobContext(info, self._backend, self._loop))
+            self._running[info.id] = running
+            running.runner = asyncio.create_task(self._run(running), name=f"erp-job-{info.id}")
+
+    # -- running ----------------------------------------------------------------------
+    async def _run(self, running: _Running) -> None:
+        info = running.info
+        started = time.perf_counter()
+        outcome: tuple[str, Any] = ("complete", "null")
+        try:
+            with job_span(self.queue.name, info.task, info.id, info.traceparent):
+                result = await self._call(running)
+            outcome = ("complete", json.dumps(result, allow_nan=False))
+        except asyncio.CancelledError:
+            if running.context.aborted and not self._cancelled_by_stop():
+                outcome = ("aborted", None)
+            else:
+                await self._release(running)
+                raise
+        except JobAborted:
+            outcome = ("aborted", None)
+        except Exception as exc:
+            outcome = ("aborted", None) if running.context.aborted else ("error", exc)
+        finally:
+            METRICS.duration.record(
+                time.perf_counter() - started, {"queue": self.queue.name, "task": info.task}
+            )
+        await self._report(running, outcome)
+
+    def _cancelled_by_stop(self) -> bool:
+        task = asyncio.current_task()
+        return self._stopping and task is not None and task.cancelling() > 0
+
+    async def _call(self, running: _Running) -> Any:
+        info = running.info
+        spec = self._core.tasks.get(info.task)
+        if spec is None:
+            raise UnknownTask(f"no function is registered for task {info.task!r}")
+        kwargs = spec.arguments(info.kwargs)
+        token = set_current(running.context)
+        try:
+            if spec.is_async:
+                inner: asyncio.Future[Any] = asyncio.ensure_future(spec.fn(**kwargs))
+            else:
+                assert self._loop is not None
+                ctx = contextvars.copy_context()
+                inner = self._loop.run_in_executor(
+                    self._executor, lambda: ctx.run(spec.fn, **kwargs)
+                )
+        finally:
+            reset_current(token)
+        running.inner = inner
+        timeout = info.timeout_ms / 1000 if info.timeout_ms > 0 else None
+        if timeout is None:
+            return await inner
+        try:
+            return await asyncio.wait_for(inner, timeout)
+        except TimeoutError:
+            raise JobTimeout(f"job {info.id} ({info.task}) ran longer than {timeout:g} s") from None
+
+    async def _release(self, running: _Running) -> None:
+        assert self._backend is not None
+        try:
+            await self._backend.release(running.info.id, running.info.token, self._core.now_ms())
+            log.info("job %s (%s): lease released at shutdown", running.info.id, running.info.task)
+        except Exception:
+            log.warning(
+                "job %s (%s): could not release its lease; it will be reclaimed when "
+                "the lease expires",
+                running.info.id,
+                running.info.task,
+                exc_info=True,
+            )
+        finally:
+            self._forget(running)
+
+    async def _report(self, running: _Running, outcome: tuple[str, Any]) -> None:
+        assert self._backend is not None
+        info, (kind, value) = running.info, outcome
+        labels = {"queue": self.queue.name, "task": info.task}
+        deadline = time.monotonic() + self.lease_time
+        pause = 0.05
+        while True:
+            spec = self._spec(0 if self._stopping else 1)
+            now = self._core.now_ms()
+            try:
+                if kind == "complete":
+                    ok, fetched = await self._backend.complete(
+                        info.id, info.token, value, now, self._retention, spec
+                    )
+                else:
+                    fail_kind, retry_at, error, tb = self._failure(info, kind, value, now)
+                    ok, fetched = await self._backend.fail(
+                        info.id,
+                        info.token,
+                        now,
+                        fail_kind,
+                        retry_at,
+                        error,
+                        tb,
+                        self._retention,
+                        spec,
+                    )
+                break
+            except Exception:
+                if time.monotonic() >= deadline:
+                    log.error(
+                        "job %s (%s): could not report its outcome; another worker will "
+                        "run it again after its lease expires",
+                        info.id,
+                        info.task,
+                        exc_info=True,
+                    )
+                    self._forget(running)
+                    return
+                await asyncio.sleep(pause * (1 + self._rng.random()))
+                pause = min(pause * 2, 2.0)
+        self._forget(running)
+        if not ok:
+            log.warning(
+                "job %s (%s): outcome rejected, its lease was lost (another worker has it)",
+                info.id,
+                info.task,
+            )
+        elif kind == "complete":
+            self.counts["processed"] += 1
+            METRICS.processed.add(1, labels)
+            log.debug("job %s (%s) completed", info.id, info.task)
+        elif kind == "aborted":
+            self.counts["aborted"] += 1
+            log.info("job %s (%s) aborted", info.id, info.task)
+        elif fail_kind == "retry":
+            self.counts["retried"] += 1
+            METRICS.retried.add(1, labels)
+            log.warning(
+                "job %s (%s) failed (attempt %d), retrying: %s",
+                info.id,
+                info.task,
+                info.attempts,
+                error,
+            )
+        else:
+            self.counts["failed"] += 1
+            METRICS.failed.add(1, labels)
+            log.error(
+                "job %s (%s) failed for good, moved to dead letters: %s", info.id, info.task, error
+            )
+        self._dispatch(fetched)
+
+    def _failure(self, info: JobInfo, kind: str, exc: Any, now: int) -> tuple[str, int, str, str]:
+        if kind == "aborted":
+            return "aborted", 0, "aborted", ""
+        error = f"{type(exc).__name__}: {exc}"
+        tb = "".join(traceback.format_exception(exc))
+        failures = info.failures + 1
+        if isinstance(exc, UnknownTask) or failures > info.max_retries:
+            return "dead", 0, error, tb
+        cap = int(self._core.config.max_backoff * 1000)
+        return "retry", now + retry_delay(failures, info.backoff_ms, cap, self._rng), error, tb
+
+    def _forget(self, running: _Running) -> None:
+        if not running.done:
+            running.done = True
+            self._running.pop(running.info.id, None)
+            self._slot.set()
+
+    # -- background loops -------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        assert self._backend is not None
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            leases = [(r.info.id, r.info.token) for r in self._running.values()]
+            if not leases:
+                continue
+            try:
+                reply = await self._backend.heartbeat(
+                    leases, self._core.now_ms(), int(self.lease_time * 1000)
+                )
+            except Exception:
+                log.warning("queue %r: heartbeat failed", self.queue.name, exc_info=True)
+                continue
+            for job_id in reply.lost:
+                lost = self._running.get(job_id)
+                if lost is not None and not lost.context.lost:
+                    lost.context.lost = True
+                    log.warning("job %s (%s): lease lost", job_id, lost.info.task)
+            for job_id in reply.aborted:
+                target = self._running.get(job_id)
+                if target is not None and not target.context.aborted:
+                    target.context.mark_aborted()
+                    if (
+                        target.inner is not None
+                        and self._core.tasks.get(target.info.task)
+                        and self._core.tasks[target.info.task].is_async
+                    ):
+                        target.inner.cancel()
+
+    async def _stats_loop(self) -> None:
+        assert self._backend is not None
+        while True:
+            try:
+                METRICS.observe(self.queue.name, await self._backend.stats(self._core.now_ms()))
+            except Exception:
+                log.warning("queue %r: could not read stats", self.queue.name, exc_info=True)
+            await asyncio.sleep(5.0)
+
+    async def _scheduler_loop(self) -> None:
+        while True:
+            try:
+                delay = await self.run_scheduler_once()
+            except Exception:
+                log.warning("queue %r: scheduler error", self.queue.name, exc_info=True)
+                delay = 1.0
+            await asyncio.sleep(delay)
+
+    async def run_scheduler_once(self) -> float:
+        """Fire every due schedule once; the seconds until the next fire (at most 5)."""
+        assert self._backend is not None
+        now = self._core.now_ms()
+        wake = now + int(_MAX_WAIT * 1000)
+        for row in await self._backend.schedules():
+            schedule = Schedule.from_json(row.id, row.spec)
+            fires, new_last, upcoming = due_fires(schedule, row.last_ms, now)
+            wake = min(wake, upcoming)
+            if new_last == row.last_ms:
+                continue
+            jobs = self._core.schedule_jobs(schedule, fires)
+            if await self._backend.claim_schedule(row.id, row.last_ms, new_last, jobs, now):
+                log.info("schedule %r fired %d job(s)", row.id, len(jobs))
+        return max(0.05, (wake - self._core.now_ms()) / 1000)
