@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     import redis.asyncio
 
 __all__ = [
+    "BackendURL",
     "MissingDependencyError",
     "SUPPORTED_SCHEMES",
-    "BackendURL",
     "aclose",
     "async_postgres_pool",
     "async_redis_client",

@@ -17,7 +17,6 @@ from ._request_id import RequestIdConcern, is_valid_request_id, new_request_id
 from ._wsgi import WsgiDriver
 
 __all__ = [
-    "PROBLEM_CONTENT_TYPE",
     "AsgiDriver",
     "Concern",
     "Endpoint",
@@ -25,6 +24,7 @@ __all__ = [
     "Exchange",
     "HTTPProblem",
     "LifespanHooks",
+    "PROBLEM_CONTENT_TYPE",
     "Pipeline",
     "RequestBodyTooLarge",
     "RequestHeaders",

@@ -34,26 +34,35 @@ class TrustedProxies:
         """The client address: the right-most untrusted hop when ``peer`` is a trusted proxy."""
         if not self.trusts(peer):
             return peer
-        hops = _forwarded_for(headers)
-        for hop in reversed(hops):
-            if not self.trusts(hop):
-                return hop
-        return hops[0] if hops else peer
+        hop = self._client_hop(headers)
+        return hop.address if hop is not None else peer
 
     def scheme(self, peer: str | None, headers: RequestHeaders, default: str) -> str:
+        """The scheme the client used, as the trusted proxy reported it."""
         if not self.trusts(peer):
             return default
-        forwarded = headers.get("forwarded")
-        if forwarded:
-            for element in forwarded.split(",")[-1:]:
-                for pair in element.split(";"):
-                    key, _, value = pair.strip().partition("=")
-                    if key.lower() == "proto" and value:
-                        return value.strip('"').lower()
+        hop = self._client_hop(headers)
+        if hop is not None and hop.proto:
+            return hop.proto
         proto = headers.get("x-forwarded-proto")
         if proto:
             return proto.split(",")[-1].strip().lower()
         return default
+
+    def _client_hop(self, headers: RequestHeaders) -> _Hop | None:
+        hops = _hops(headers)
+        for hop in reversed(hops):
+            if not self.trusts(hop.address):
+                return hop
+        return hops[0] if hops else None
+
+
+class _Hop:
+    __slots__ = ("address", "proto")
+
+    def __init__(self, address: str, proto: str | None) -> None:
+        self.address = address
+        self.proto = proto
 
 
 @lru_cache(maxsize=4096)
@@ -73,17 +82,28 @@ def _strip_port(value: str) -> str:
     return value
 
 
-def _forwarded_for(headers: RequestHeaders) -> list[str]:
+def _hops(headers: RequestHeaders) -> list[_Hop]:
+    """The proxy chain, left (client side) to right, from ``Forwarded`` or ``X-Forwarded-For``."""
+    hops: list[_Hop] = []
     forwarded = headers.getall("forwarded")
-    hops: list[str] = []
     if forwarded:
         for line in forwarded:
             for element in line.split(","):
+                address: str | None = None
+                proto: str | None = None
                 for pair in element.split(";"):
                     key, _, value = pair.strip().partition("=")
-                    if key.lower() == "for" and value:
-                        hops.append(_strip_port(value))
-        return [h for h in hops if _parse_ip(h) is not None]
+                    key = key.lower()
+                    if key == "for" and value:
+                        address = _strip_port(value)
+                    elif key == "proto" and value:
+                        proto = value.strip().strip('"').lower() or None
+                if address is not None and _parse_ip(address) is not None:
+                    hops.append(_Hop(address, proto))
+        return hops
     for line in headers.getall("x-forwarded-for"):
-        hops.extend(_strip_port(part) for part in line.split(",") if part.strip())
-    return [h for h in hops if _parse_ip(h) is not None]
+        for part in line.split(","):
+            address = _strip_port(part)
+            if part.strip() and _parse_ip(address) is not None:
+                hops.append(_Hop(address, None))
+    return hops
