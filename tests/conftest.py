@@ -19,7 +19,9 @@ REQUIRE_SERVICES = os.environ.get("ERP_PRO_REQUIRE_SERVICES", "") == "1"
 def _answers(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
