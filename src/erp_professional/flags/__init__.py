@@ -11,6 +11,8 @@ Redis, and an OpenFeature provider::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._engine import normalized_value
 from ._flags import ContextLike, FeatureFlags
 from ._hooks import AuditRecord, Exposure, FlagChange
@@ -30,6 +32,9 @@ from ._stores import FileStore, FlagStore, Loaded, MemoryStore, ReadOnlyStoreErr
 from ._testing import FlagsBuilder
 from ._types import ErrorCode, EvaluationDetails, Payload, Reason, State, Variant
 
+if TYPE_CHECKING:
+    from ._provider import FeatureFlagsProvider
+
 __all__ = [
     "AuditRecord",
     "Constraint",
@@ -39,6 +44,7 @@ __all__ = [
     "EvaluationDetails",
     "Exposure",
     "FeatureFlags",
+    "FeatureFlagsProvider",
     "FileStore",
     "Flag",
     "FlagChange",
@@ -62,3 +68,12 @@ __all__ = [
     "parse_document",
     "parse_flag",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the OpenFeature provider needs the ``flags`` extra: imported when first used
+    if name == "FeatureFlagsProvider":
+        from ._provider import FeatureFlagsProvider
+
+        return FeatureFlagsProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

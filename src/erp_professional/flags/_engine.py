@@ -367,21 +367,30 @@ class Snapshot:
 
     def variant_for(
         self, flag: CompiledFlag, decision: Decision, ctx: Context
-    ) -> tuple[Variant, bool]:
-        """The variant for an evaluated flag and whether it was a weighted (split) choice."""
+    ) -> tuple[Variant, Reason | None]:
+        """The variant for an evaluated flag and how it was chosen.
+
+        The reason is SPLIT for a weighted choice among several variants, TARGETING_MATCH for
+        a variant override, None otherwise.
+        """
         if not decision.enabled:
-            return DISABLED_VARIANT, False
+            return DISABLED_VARIANT, None
         strategy = decision.strategy
         if strategy is not None and strategy.variants is not None:
             chosen, forced = strategy.variants.select(ctx)
             if chosen is not None:
-                split = not forced and len(strategy.variants.variants) > 1
-                return Variant(chosen.name, True, True, chosen.payload), split
+                how = _how(forced, strategy.variants)
+                return Variant(chosen.name, True, True, chosen.payload), how
         chosen, forced = flag.variants.select(ctx)
         if chosen is None:
-            return DISABLED_VARIANT_FEATURE_ON, False
-        split = not forced and len(flag.variants.variants) > 1
-        return Variant(chosen.name, True, True, chosen.payload), split
+            return DISABLED_VARIANT_FEATURE_ON, None
+        return Variant(chosen.name, True, True, chosen.payload), _how(forced, flag.variants)
+
+
+def _how(forced: bool, variants: _VariantSet) -> Reason | None:
+    if forced:
+        return Reason.TARGETING_MATCH
+    return Reason.SPLIT if len(variants.variants) > 1 else None
 
 
 def build_snapshot(

@@ -34,6 +34,8 @@ from ._types import (
 from ._unleash import apply_events
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
     from erp_professional.config import FlagsConfig
 
 __all__ = ["ContextLike", "FeatureFlags"]
@@ -84,6 +86,7 @@ class FeatureFlags:
         actor: str = "system",
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._clock = clock or _utcnow
         self._rng = rng or random.Random()
@@ -97,7 +100,9 @@ class FeatureFlags:
         self.refresh_interval = refresh_interval
         self.startup_timeout = startup_timeout
         self.actor = actor
-        self._exposures = ExposureTracker(exposure_sample_rate, self._rng, self._clock)
+        self._exposures = ExposureTracker(
+            exposure_sample_rate, self._rng, self._clock, meter_provider
+        )
         self._changes: Hooks[FlagChange] = Hooks("change")
         self._audits: Hooks[AuditRecord] = Hooks("audit")
         self._lock = threading.RLock()
@@ -295,7 +300,7 @@ class FeatureFlags:
             self._tick()
         forced = self._forced.get(name) if self._forced else None
         if forced is not None:
-            return typed_details(name, default, forced, True, Reason.STATIC, "override", False)
+            return typed_details(name, default, forced, True, Reason.STATIC, "override", None)
         snapshot = self._snapshot
         if not snapshot.ready:
             self._log_not_ready(name)
@@ -330,13 +335,13 @@ class FeatureFlags:
         ctx = _EMPTY if context is None else context
         try:
             decision = snapshot.decide(flag, ctx)
-            variant, split = snapshot.variant_for(flag, decision, ctx)
+            variant, how = snapshot.variant_for(flag, decision, ctx)
         except Exception as err:
             log.warning("flag %r: evaluation failed, serving the default", name, exc_info=True)
             return EvaluationDetails(name, default, None, Reason.ERROR, ErrorCode.GENERAL, str(err))
         self._exposures.record(name, variant.name, variant.feature_enabled, dict(ctx))
         return typed_details(
-            name, default, variant, decision.enabled, decision.reason, decision.rule, split
+            name, default, variant, decision.enabled, decision.reason, decision.rule, how
         )
 
     # ------------------------------------------------------------------ definitions

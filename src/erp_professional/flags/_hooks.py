@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Counter
+    from opentelemetry.metrics import Counter, MeterProvider
 
 __all__ = ["AuditRecord", "Exposure", "ExposureTracker", "FlagChange", "Hooks"]
 
@@ -100,7 +100,13 @@ class Hooks(Generic[E]):
 class ExposureTracker:
     """Counts exposures per (flag, variant) and calls exposure hooks, sampled."""
 
-    def __init__(self, sample_rate: float, rng: random.Random, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        sample_rate: float,
+        rng: random.Random,
+        clock: Callable[[], datetime],
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"exposure sample rate must be within 0..1, got {sample_rate!r}")
         self.sample_rate = sample_rate
@@ -108,12 +114,14 @@ class ExposureTracker:
         self._rng = rng
         self._clock = clock
         self._counter: Counter | None = None
+        self._meter_provider = meter_provider
 
     def _metric(self) -> Counter:
         if self._counter is None:
             from opentelemetry import metrics
 
-            self._counter = metrics.get_meter("erp_professional.flags").create_counter(
+            meter = metrics.get_meter("erp_professional.flags", meter_provider=self._meter_provider)
+            self._counter = meter.create_counter(
                 "erp_professional.flags.exposures",
                 unit="{exposure}",
                 description="Sampled flag evaluations by flag and variant",

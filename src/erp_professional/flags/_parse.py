@@ -337,7 +337,14 @@ def parse_document(
         raw_flags = data.get("flags") or {}
         if isinstance(raw_flags, Mapping):
             for name, spec in raw_flags.items():
-                flags[str(name)] = parse_flag(str(name), spec, strict=is_strict)
+                if not isinstance(name, str):
+                    raise FlagDefinitionError(
+                        str(name),
+                        "name",
+                        f"flag names must be text, got {type(name).__name__} "
+                        "(in YAML, quote names such as on, off, yes, no)",
+                    )
+                flags[name] = parse_flag(name, spec, strict=is_strict)
         else:
             try:
                 items = _list(raw_flags, "flags")

@@ -27,14 +27,16 @@ def typed_details(
     enabled: bool,
     reason: Reason,
     rule: str | None,
-    split: bool,
+    how: Reason | None,
 ) -> EvaluationDetails[object]:
     """Details for a bool default (on/off) or a typed default (the variant payload)."""
     shown = variant.name if variant.enabled else None
-    if split and enabled:
-        reason = Reason.SPLIT
     if isinstance(default, bool):
         return EvaluationDetails(name, enabled, shown, reason, None, None, rule)
+    if how is not None and enabled:
+        reason = how
+        if how is Reason.TARGETING_MATCH:
+            rule = f"variant-override:{variant.name}"
     if not variant.enabled:
         why = reason if not enabled else Reason.DEFAULT
         return EvaluationDetails(name, default, None, why, None, None, rule)
