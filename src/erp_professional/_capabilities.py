@@ -14,4 +14,11 @@ if TYPE_CHECKING:
 
 def install_all(pro: Professional) -> None:
     """Install every enabled capability's concerns, endpoints, components and hooks."""
-    return None
+    if pro.config.security.enabled:
+        from .security._install import install as _install_security
+
+        _install_security(pro)
+    if pro.config.health.enabled:
+        from .health._install import install as _install_health
+
+        _install_health(pro)

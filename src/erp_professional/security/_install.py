@@ -1,0 +1,94 @@
+"""``install(pro)``: the security concerns, components and hooks from ``pro.config.security``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._body import BodyGuard, BodyLimits, BodyLimitsConcern
+from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens
+from ._headers import HeadersConcern, SecurityHeaders
+from ._routes import RouteTable
+
+if TYPE_CHECKING:
+    from ..config import SecurityConfig
+    from ..hub import Professional
+
+__all__ = ["install"]
+
+
+def build_headers(cfg: SecurityConfig) -> SecurityHeaders:
+    h, csp = cfg.headers, cfg.csp
+    return SecurityHeaders(
+        h.preset,
+        csp=csp.enabled,
+        csp_directives=csp.directives,
+        csp_use_defaults=csp.use_defaults,
+        csp_report_only=csp.report_only,
+        csp_nonce=csp.nonce,
+        csp_routes=csp.routes,
+        strip_leaky=h.strip_leaky,
+        remove=h.remove,
+        set_headers=h.set,
+        hsts_max_age=h.hsts_max_age,
+        hsts_preload=h.hsts_preload,
+        routes=h.routes,
+    )
+
+
+def build_body(cfg: SecurityConfig) -> BodyLimitsConcern:
+    b = cfg.body
+    base = BodyLimits(
+        max_bytes=b.max_bytes,
+        content_types=tuple(t.lower() for t in b.content_types),
+        json_max_depth=b.json_max_depth,
+        json_max_bytes=b.json_max_bytes,
+    )
+    routes = {
+        pattern: BodyLimits(
+            max_bytes=r.max_bytes if "max_bytes" in r.model_fields_set else base.max_bytes,
+            content_types=(
+                tuple(t.lower() for t in r.content_types)
+                if r.content_types is not None
+                else base.content_types
+            ),
+            json_max_depth=(
+                r.json_max_depth if "json_max_depth" in r.model_fields_set else base.json_max_depth
+            ),
+            json_max_bytes=(
+                r.json_max_bytes if "json_max_bytes" in r.model_fields_set else base.json_max_bytes
+            ),
+        )
+        for pattern, r in b.routes.items()
+    }
+    return BodyLimitsConcern(base, RouteTable(routes))
+
+
+def build_csrf(cfg: SecurityConfig) -> CsrfConcern:
+    c = cfg.csrf
+    tokens = CsrfTokens(c.secret.get_secret_value()) if c.token and c.secret is not None else None
+    return CsrfConcern(
+        CsrfProtection(c.trusted_origins, c.bypass),
+        report_only=c.report_only,
+        tokens=tokens,
+        session_cookie=c.session_cookie,
+        cookie_name=c.cookie_name,
+        header_name=c.header_name,
+        field_name=c.field_name,
+    )
+
+
+def install(pro: Professional) -> None:
+    """Add the configured security concerns to ``pro`` (called by ``integrate()``)."""
+    cfg = pro.config.security
+    if not cfg.enabled:
+        return
+    if cfg.headers.preset != "off" or cfg.headers.strip_leaky or cfg.csp.enabled:
+        pro.add_concern(HeadersConcern(build_headers(cfg)))
+    if cfg.csrf.enabled:
+        pro.add_concern(build_csrf(cfg))
+    body = build_body(cfg)
+    pro.add_concern(body)
+    if pro.kind == "starlette":
+        add_middleware = getattr(pro.app, "add_middleware", None)
+        if add_middleware is not None:
+            add_middleware(BodyGuard)

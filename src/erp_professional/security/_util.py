@@ -1,0 +1,51 @@
+"""Small helpers shared by the security concerns (cookies, Vary, logging, metrics)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import metrics
+
+from ..web import RequestHeaders, ResponseHeaders
+
+log = logging.getLogger("erp_professional.security")
+_meter = metrics.get_meter("erp_professional.security")
+_events = _meter.create_counter(
+    "erp_professional.security.events",
+    description="Security decisions: rejections, report-only findings, storage failures",
+)
+
+
+def count(event: str, **attributes: Any) -> None:
+    """Count one security event (``csrf.rejected``, ``ratelimit.storage_error`` …)."""
+    _events.add(1, {"event": event, **{k: str(v) for k, v in attributes.items()}})
+
+
+def cookie(headers: RequestHeaders, name: str) -> str | None:
+    """The value of cookie ``name`` in the request, or ``None``."""
+    for line in headers.getall("cookie"):
+        for part in line.split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key == name:
+                return value.strip().strip('"')
+    return None
+
+
+def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
+    """Add ``names`` to the response's ``Vary`` header without duplicates."""
+    current = headers.get("vary")
+    if current is not None and current.strip() == "*":
+        return
+    have = [v.strip() for v in current.split(",") if v.strip()] if current else []
+    lowered = {v.lower() for v in have}
+    added = [n for n in names if n.lower() not in lowered]
+    if added:
+        headers.set("Vary", ", ".join([*have, *added]))
+
+
+def safe_for_log(value: str, limit: int = 120) -> str:
+    """A request-controlled string made safe for a log line (no newlines, bounded)."""
+    cleaned = value.encode("unicode_escape", "backslashreplace").decode("ascii", "replace")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
