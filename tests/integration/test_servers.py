@@ -82,3 +82,9 @@ def test_demo_service_invoice_flow() -> None:
         bad = httpx.post(base + "/invoices", json={"customer": "", "lines": []}, timeout=10)
         assert bad.status_code == 422
         assert "x-request-id" in bad.headers
+
+
+def test_erp_pro_demo_command_serves_the_demo() -> None:
+    with serve(["erp_professional.cli", "demo", "--port", "{port}"]) as base:
+        assert httpx.get(base + "/invoices", timeout=10).json() == []
+        assert httpx.get(base + "/_pro/info", timeout=10).json()["service"] == "erp-demo"
