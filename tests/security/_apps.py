@@ -79,7 +79,7 @@ class Client:
         else:
             from werkzeug.test import Client as WClient
 
-            self._wsgi = WClient(pro)
+            self._wsgi = WClient(pro, use_cookies=False)
             self._base = base
 
     def request(
@@ -188,6 +188,7 @@ def wsgi_call(
     body: bytes = b"",
     remote_addr: str = "203.0.113.7",
     scheme: str = "http",
+    send_length: bool = True,
 ) -> Result:
     """One request through a WSGI app with full control of the environ."""
     import io
@@ -209,7 +210,7 @@ def wsgi_call(
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    if body:
+    if body and send_length:
         environ["CONTENT_LENGTH"] = str(len(body))
     for name, value in headers or []:
         key = name.upper().replace("-", "_")
