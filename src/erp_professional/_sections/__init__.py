@@ -1,1 +1,4 @@
-"""Configuration sections, one module per capability (re-exported by ``erp_professional.config``)."""
+"""Configuration sections, one module per capability.
+
+They are re-exported by ``erp_professional.config``.
+"""
