@@ -39,7 +39,8 @@ local function finish(id, key, status, keep)
   release_dedup(key)
   local z = P .. 'done'
   if status == 'failed' then z = P .. 'dead' end
-  redis.call('ZADD', z, NOW, id)
+  -- finish order: time in ms, then a counter, so trimming drops the oldest first
+  redis.call('ZADD', z, NOW * 1000 + redis.call('INCR', P .. 'fseq') % 1000, id)
   trim(z, keep)
 end
 local function owned(id, token)
