@@ -69,7 +69,7 @@ def test_failures_in_one_process_open_the_circuit_in_another(redis_url: str) -> 
     with breaker:
         pass
     assert breaker.state is State.CLOSED
-    child = subprocess.run(  # noqa: S603
+    child = subprocess.run(
         [sys.executable, "-c", CHILD, redis_url], timeout=60, capture_output=True, text=True
     )
     assert child.returncode == 0, child.stderr
