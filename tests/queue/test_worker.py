@@ -20,8 +20,8 @@ from erp_professional.queue import (
 pytestmark = pytest.mark.anyio
 
 
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate, limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
