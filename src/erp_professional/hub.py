@@ -14,7 +14,7 @@ from typing import Any
 from . import connections
 from ._version import __version__
 from .config import ProfessionalConfig, load_config
-from .web import Concern, Pipeline, RequestIdConcern, Response
+from .web import AsgiDriver, Concern, Pipeline, RequestIdConcern, Response
 from .web._concern import EndpointHandler
 
 __all__ = ["Professional", "integrate"]
@@ -204,14 +204,15 @@ class Professional:
         return f"<Professional {self.kind} service={self.config.service.name!r}>"
 
 
-class AsgiProfessional(Professional):
-    """The ``Professional`` of a bare ASGI app (or Django's ASGI handler): serve it."""
+class AsgiProfessional(AsgiDriver, Professional):  # type: ignore[misc]
+    """The ``Professional`` of a bare ASGI app (or Django's ASGI handler): serve it.
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        driver = self._driver
-        if driver is None:  # pragma: no cover - integrate() always installs one
-            raise TypeError("no ASGI driver installed")
-        await driver(scope, receive, send)
+    It is the ASGI driver itself, so serving it costs no extra call per request.
+    """
+
+    def __init__(self, config: ProfessionalConfig, app: Any = None) -> None:
+        Professional.__init__(self, config, app)
+        AsgiDriver.__init__(self, app, self.pipeline, lifespan=self)
 
 
 class WsgiProfessional(Professional):

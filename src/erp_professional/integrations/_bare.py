@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..web import AsgiDriver, WsgiDriver
+from ..web import WsgiDriver
 from ._base import Integration
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ class BareIntegration(Integration):
 
     def install(self, pro: Professional) -> None:
         app: Any = self.app
-        if self.kind == "asgi":
-            pro._driver = AsgiDriver(app, pro.pipeline, lifespan=pro)
-        else:
+        if self.kind == "wsgi":
             pro._driver = WsgiDriver(app, pro.pipeline)
+        # Under ASGI the returned Professional is the driver itself.

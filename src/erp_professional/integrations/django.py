@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..connections import MissingDependencyError
 from ..web import (
-    AsgiDriver,
     HTTPProblem,
     WsgiDriver,
     current_exchange,
@@ -125,7 +124,6 @@ class DjangoIntegration(Integration):
             return "/" + str(match.route).lstrip("^").lstrip("/") if match.route else None
 
         pro.pipeline.route_resolver = resolver
-        if self.server_kind == "asgi":
-            pro._driver = AsgiDriver(app, pro.pipeline, lifespan=pro)
-        else:
+        if self.server_kind == "wsgi":
             pro._driver = WsgiDriver(app, pro.pipeline)
+        # Under ASGI the returned Professional is the driver itself.

@@ -76,7 +76,8 @@ class AsgiDriver:
             else:
                 await self._run_app(ex, scope, receive, send)
         finally:
-            pipeline.complete(ex)
+            if pipeline.complete_hooks:
+                pipeline.complete(ex)
             _current.reset(token)
 
     async def _run_app(self, ex: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,7 +92,7 @@ class AsgiDriver:
                 if response_hooks:
                     headers = AsgiResponseHeaders(list(message.get("headers", ())))
                     pipeline.respond_headers(ex, headers)
-                    message = {**message, "headers": headers.raw}
+                    message["headers"] = headers.raw
             elif kind == "http.response.body":
                 ex.bytes_sent += len(message.get("body", b""))
                 if not message.get("more_body", False):

@@ -137,7 +137,10 @@ class AsgiResponseHeaders(ResponseHeaders):
     def set(self, name: str, value: str) -> None:
         key = name.lower().encode("latin-1")
         raw = self.raw
-        raw[:] = [item for item in raw if item[0].lower() != key]
+        for k, _ in raw:
+            if k.lower() == key:
+                raw[:] = [item for item in raw if item[0].lower() != key]
+                break
         raw.append((key, value.encode("latin-1")))
 
     def add(self, name: str, value: str) -> None:

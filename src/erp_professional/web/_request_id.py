@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from typing import ClassVar
 
@@ -15,8 +15,12 @@ WSGI_KEY = "erp_professional.request_id"
 
 
 def new_request_id() -> str:
-    """A fresh 128-bit random request id as 32 hex characters."""
-    return os.urandom(16).hex()
+    """A fresh 128-bit random request id as 32 hex characters.
+
+    Ids must be unique, not secret: like OpenTelemetry's trace ids they come from the
+    ``random`` module, which Python reseeds in every forked worker.
+    """
+    return "%032x" % random.getrandbits(128)  # noqa: UP031 - the fastest formatting here
 
 
 def is_valid_request_id(value: str) -> bool:
