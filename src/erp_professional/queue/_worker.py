@@ -442,7 +442,8 @@ class Worker:
 
     async def run_scheduler_once(self) -> float:
         """Fire every due schedule once; the seconds until the next fire (at most 5)."""
-        assert self._backend is not None
+        if self._backend is None:
+            self._backend = self.queue.async_backend()
         now = self._core.now_ms()
         wake = now + int(_MAX_WAIT * 1000)
         for row in await self._backend.schedules():
