@@ -175,6 +175,8 @@ class RateLimitConfig(Section):
     routes: dict[str, str] = Field(default_factory=dict)
     """Per-route limits by route template: ``{"POST /login": "5/minute"}``; these apply in
     place of the default."""
+    costs: dict[str, int] = Field(default_factory=dict)
+    """Cost of one request per route pattern (default 1): ``{"POST /export": 10}``."""
     storage_url: str = "memory://"
     """``memory://`` or a Redis URL (shared by every process)."""
     strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from ._body import BodyGuard, BodyLimits, BodyLimitsConcern
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens
 from ._headers import HeadersConcern, SecurityHeaders
+from ._ratelimit import AsyncRateLimiter, RateLimiter
 from ._routes import RouteTable
+from ._throttle import RateLimitConcern, SlowDown
 
 if TYPE_CHECKING:
     from ..config import SecurityConfig
@@ -77,6 +79,35 @@ def build_csrf(cfg: SecurityConfig) -> CsrfConcern:
     )
 
 
+def build_rate_limit(cfg: SecurityConfig) -> RateLimitConcern | None:
+    r = cfg.rate_limit
+    if r.default is None and not r.routes and r.slow_down.after is None:
+        return None
+    options = {
+        "strategy": r.strategy,
+        "failure_policy": r.failure_policy,
+        "recheck_interval": r.recheck_interval,
+        "namespace": r.namespace,
+    }
+    slow = r.slow_down
+    return RateLimitConcern(
+        RateLimiter(r.storage_url, **options),
+        AsyncRateLimiter(r.storage_url, **options),
+        default=r.default,
+        routes=r.routes,
+        route_costs=r.costs,
+        key=r.key,
+        exempt=r.exempt,
+        exempt_clients=r.exempt_clients,
+        headers=r.headers,
+        slow_down=(
+            SlowDown(slow.after, slow.delay_ms, slow.max_delay_ms)
+            if slow.after is not None
+            else None
+        ),
+    )
+
+
 def install(pro: Professional) -> None:
     """Add the configured security concerns to ``pro`` (called by ``integrate()``)."""
     cfg = pro.config.security
@@ -86,6 +117,10 @@ def install(pro: Professional) -> None:
         pro.add_concern(HeadersConcern(build_headers(cfg)))
     if cfg.csrf.enabled:
         pro.add_concern(build_csrf(cfg))
+    limiter = build_rate_limit(cfg)
+    if limiter is not None:
+        pro.add_concern(limiter)
+        pro.register("rate_limiter", limiter)
     body = build_body(cfg)
     pro.add_concern(body)
     if pro.kind == "starlette":

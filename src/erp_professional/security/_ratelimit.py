@@ -1,0 +1,333 @@
+"""Rate limiters on ``limits``: sync for WSGI, async for ASGI, with a storage failure policy.
+
+Memory storage is in-process and never blocks, so both faces use it directly. Redis uses
+``limits``' synchronous storage under WSGI and its asyncio storage (one per event loop)
+under ASGI, so a Redis round trip never holds the event loop.
+
+When the storage fails, the policy decides: ``open`` lets the request through, ``closed``
+refuses it (503), ``memory-fallback`` limits with this process's memory. The failure is
+logged once per outage and counted; the storage is tried again every ``recheck_interval``
+seconds, and never on the requests in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse_many
+from limits import strategies as sync_strategies
+from limits.aio import strategies as async_strategies
+from limits.storage import MemoryStorage
+
+from ._util import count, log
+
+__all__ = [
+    "AsyncRateLimiter",
+    "Decision",
+    "LimitState",
+    "RateLimiter",
+    "parse_limits",
+]
+
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+FailurePolicy = Literal["open", "closed", "memory-fallback"]
+
+_SYNC: dict[str, type[sync_strategies.RateLimiter]] = {
+    "fixed-window": sync_strategies.FixedWindowRateLimiter,
+    "moving-window": sync_strategies.MovingWindowRateLimiter,
+    "sliding-window-counter": sync_strategies.SlidingWindowCounterRateLimiter,
+}
+_ASYNC: dict[str, type[async_strategies.RateLimiter]] = {
+    "fixed-window": async_strategies.FixedWindowRateLimiter,
+    "moving-window": async_strategies.MovingWindowRateLimiter,
+    "sliding-window-counter": async_strategies.SlidingWindowCounterRateLimiter,
+}
+
+
+def parse_limits(value: str | Sequence[str] | Sequence[RateLimitItem]) -> tuple[RateLimitItem, ...]:
+    """``"10/second;1000/day"`` (or a list of such strings or items) to limit items."""
+    if isinstance(value, str):
+        items = parse_many(value)
+    else:
+        items = []
+        for entry in value:
+            items.extend(parse_many(entry) if isinstance(entry, str) else [entry])
+    if not items:
+        raise ValueError(f"no rate limit in {value!r}")
+    return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """One limit after a request: its quota, what remains and when the window resets."""
+
+    limit: RateLimitItem
+    allowed: bool
+    remaining: int
+    reset: float
+    """Seconds since the epoch when the window resets."""
+
+    @property
+    def name(self) -> str:
+        item = self.limit
+        return f"{item.amount}-per-{item.multiples}-{item.GRANULARITY.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a request against its limits."""
+
+    allowed: bool
+    states: tuple[LimitState, ...] = ()
+    degraded: str | None = None
+    """``None`` normally; ``open``, ``closed`` or ``memory-fallback`` while the storage fails."""
+
+    @property
+    def tightest(self) -> LimitState | None:
+        """The limit to report: the first one refused, else the one with least remaining."""
+        if not self.states:
+            return None
+        refused = [s for s in self.states if not s.allowed]
+        if refused:
+            return refused[0]
+        return min(self.states, key=lambda s: (s.remaining, -s.reset))
+
+    def retry_after(self, now: float | None = None) -> int:
+        """Whole seconds until the tightest refused limit resets (at least 1)."""
+        state = self.tightest
+        if state is None:
+            return 1
+        current = time.time() if now is None else now
+        return max(1, int(state.reset - current + 0.999))
+
+
+class _Health:
+    """Whether the primary storage is usable; re-checked every ``interval`` seconds."""
+
+    def __init__(
+        self, url: str, policy: FailurePolicy, interval: float, clock: Callable[[], float]
+    ) -> None:
+        self.url = url
+        self.policy = policy
+        self.interval = interval
+        self.clock = clock
+        self.down_until: float | None = None
+        self.failures = 0
+
+    def usable(self) -> bool:
+        return self.down_until is None or self.clock() >= self.down_until
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        count("ratelimit.storage_error", policy=self.policy)
+        if self.down_until is None:
+            log.warning(
+                "rate limit storage %s failed (%s: %s); applying the %r policy and retrying "
+                "every %.1fs",
+                _redact(self.url),
+                type(exc).__name__,
+                exc,
+                self.policy,
+                self.interval,
+            )
+        self.down_until = self.clock() + self.interval
+
+    def recovered(self) -> None:
+        if self.down_until is not None:
+            self.down_until = None
+            log.info("rate limit storage %s answers again", _redact(self.url))
+            count("ratelimit.storage_recovered")
+
+
+def _redact(url: str) -> str:
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _sync_storage(url: str, namespace: str) -> Any:
+    if url.startswith("memory://"):
+        return MemoryStorage()
+    from limits.storage import RedisStorage
+
+    from ..connections import redis_client
+
+    pool = redis_client(url).connection_pool
+    return RedisStorage(url, connection_pool=pool, key_prefix=namespace)
+
+
+def _async_storage(url: str, namespace: str) -> Any:
+    from limits.aio.storage import RedisStorage as AsyncRedisStorage
+
+    from ..connections import async_redis_client
+
+    options: dict[str, Any] = {"connection_pool": async_redis_client(url).connection_pool}
+    return AsyncRedisStorage(
+        "async+" + url, implementation="redispy", key_prefix=namespace, **options
+    )
+
+
+class _Base:
+    def __init__(
+        self,
+        storage_url: str = "memory://",
+        *,
+        strategy: Strategy = "fixed-window",
+        failure_policy: FailurePolicy = "open",
+        recheck_interval: float = 5.0,
+        namespace: str = "erp:ratelimit",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if strategy not in _SYNC:
+            raise ValueError(f"unknown strategy {strategy!r}; use one of {sorted(_SYNC)}")
+        if not storage_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "storage_url must be memory:// or a redis://, rediss:// or unix:// URL"
+            )
+        self.storage_url = storage_url
+        self.strategy = strategy
+        self.failure_policy = failure_policy
+        self.namespace = namespace
+        self.is_memory = storage_url.startswith("memory://")
+        self.health = _Health(storage_url, failure_policy, recheck_interval, clock)
+        self._fallback: sync_strategies.RateLimiter | None = None
+        self._memory: sync_strategies.RateLimiter | None = None
+        if self.is_memory:
+            self._memory = _SYNC[strategy](MemoryStorage())
+
+    def _fallback_limiter(self) -> sync_strategies.RateLimiter:
+        if self._fallback is None:
+            self._fallback = _SYNC[self.strategy](MemoryStorage())
+        return self._fallback
+
+    def _degraded(
+        self, limits: Sequence[RateLimitItem], identifiers: tuple[str, ...], cost: int
+    ) -> Decision:
+        policy = self.failure_policy
+        if policy == "open":
+            return Decision(True, (), degraded="open")
+        if policy == "closed":
+            return Decision(False, (), degraded="closed")
+        decision = _hit_sync(self._fallback_limiter(), limits, identifiers, cost)
+        return Decision(decision.allowed, decision.states, degraded="memory-fallback")
+
+
+def _hit_sync(
+    limiter: sync_strategies.RateLimiter,
+    limits: Sequence[RateLimitItem],
+    identifiers: tuple[str, ...],
+    cost: int,
+) -> Decision:
+    states: list[LimitState] = []
+    allowed = True
+    for item in limits:
+        ok = limiter.hit(item, *identifiers, cost=cost)
+        stats = limiter.get_window_stats(item, *identifiers)
+        states.append(LimitState(item, ok, max(0, stats.remaining), stats.reset_time))
+        if not ok:
+            allowed = False
+            break
+    return Decision(allowed, tuple(states))
+
+
+class RateLimiter(_Base):
+    """Synchronous limiter (WSGI, scripts): ``hit(limits, *identifiers, cost=1)``."""
+
+    def __init__(self, storage_url: str = "memory://", **options: Any) -> None:
+        super().__init__(storage_url, **options)
+        self._primary: sync_strategies.RateLimiter | None = self._memory
+
+    def _limiter(self) -> sync_strategies.RateLimiter:
+        if self._primary is None:
+            self._primary = _SYNC[self.strategy](_sync_storage(self.storage_url, self.namespace))
+        return self._primary
+
+    def hit(self, limits: Sequence[RateLimitItem], *identifiers: str, cost: int = 1) -> Decision:
+        """Count one request of ``cost`` against every limit (stopping at the first refusal)."""
+        if self.is_memory:
+            assert self._memory is not None
+            return _hit_sync(self._memory, limits, identifiers, cost)
+        if not self.health.usable():
+            return self._degraded(limits, identifiers, cost)
+        try:
+            decision = _hit_sync(self._limiter(), limits, identifiers, cost)
+        except Exception as exc:
+            self.health.failed(exc)
+            return self._degraded(limits, identifiers, cost)
+        self.health.recovered()
+        return decision
+
+    def incr(self, key: str, expiry: int) -> int | None:
+        """Increment a plain counter (slow-down); ``None`` while the storage fails."""
+        if not self.is_memory and not self.health.usable():
+            return None
+        try:
+            storage = self._limiter().storage
+            return int(storage.incr(f"{self.namespace}/{key}", expiry))
+        except Exception as exc:
+            self.health.failed(exc)
+            return None
+
+
+class AsyncRateLimiter(_Base):
+    """Asynchronous limiter (ASGI): the same ``hit`` as a coroutine, never blocking the loop."""
+
+    def __init__(self, storage_url: str = "memory://", **options: Any) -> None:
+        super().__init__(storage_url, **options)
+        self._per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, async_strategies.RateLimiter
+        ] = weakref.WeakKeyDictionary()
+
+    def _limiter(self) -> async_strategies.RateLimiter:
+        loop = asyncio.get_running_loop()
+        limiter = self._per_loop.get(loop)
+        if limiter is None:
+            limiter = _ASYNC[self.strategy](_async_storage(self.storage_url, self.namespace))
+            self._per_loop[loop] = limiter
+        return limiter
+
+    async def hit(
+        self, limits: Sequence[RateLimitItem], *identifiers: str, cost: int = 1
+    ) -> Decision:
+        """Count one request of ``cost`` against every limit (stopping at the first refusal)."""
+        if self.is_memory:
+            assert self._memory is not None
+            return _hit_sync(self._memory, limits, identifiers, cost)
+        if not self.health.usable():
+            return self._degraded(limits, identifiers, cost)
+        try:
+            limiter = self._limiter()
+            states: list[LimitState] = []
+            allowed = True
+            for item in limits:
+                ok = await limiter.hit(item, *identifiers, cost=cost)
+                stats = await limiter.get_window_stats(item, *identifiers)
+                states.append(LimitState(item, ok, max(0, stats.remaining), stats.reset_time))
+                if not ok:
+                    allowed = False
+                    break
+        except Exception as exc:
+            self.health.failed(exc)
+            return self._degraded(limits, identifiers, cost)
+        self.health.recovered()
+        return Decision(allowed, tuple(states))
+
+    async def incr(self, key: str, expiry: int) -> int | None:
+        """Increment a plain counter (slow-down); ``None`` while the storage fails."""
+        if self.is_memory:
+            assert self._memory is not None
+            return int(self._memory.storage.incr(f"{self.namespace}/{key}", expiry))
+        if not self.health.usable():
+            return None
+        try:
+            storage = self._limiter().storage
+            return int(await storage.incr(f"{self.namespace}/{key}", expiry))
+        except Exception as exc:
+            self.health.failed(exc)
+            return None

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from erp_professional import integrate
+from erp_professional.security import RateLimitConcern, RateLimiter, parse_limits
+
+from ._apps import asgi_call, asgi_echo, make_client, wsgi_call, wsgi_echo
+from ._proxy import TcpProxy
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_429_with_redis(redis_url: str, kind: str) -> None:
+    client = make_client(
+        kind,
+        security__rate_limit__default="3/minute",
+        security__rate_limit__storage_url=redis_url,
+    )
+    try:
+        results = [client.request("GET", "/") for _ in range(4)]
+    finally:
+        client.close()
+    assert [r.status for r in results] == [200, 200, 200, 429]
+    assert results[-1].headers["x-ratelimit-remaining"] == "0"
+    assert int(results[-1].headers["retry-after"]) >= 1
+    import redis
+
+    keys = redis.Redis.from_url(redis_url).keys("erp:ratelimit*")
+    assert keys, "the counters live in Redis"
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "sliding-window-counter"])
+def test_redis_strategies_async(redis_url: str, strategy: str) -> None:
+    pro = integrate(
+        asgi_echo(),
+        security__rate_limit__default="2/minute",
+        security__rate_limit__storage_url=redis_url,
+        security__rate_limit__strategy=strategy,
+    )
+    try:
+        assert [asgi_call(pro).status for _ in range(3)] == [200, 200, 429]
+    finally:
+        pro.shutdown()
+
+
+def _worker(url: str, hits: int, queue: Any) -> None:
+    limiter = RateLimiter(url)
+    limits = parse_limits("10/minute")
+    allowed = sum(limiter.hit(limits, "global", "ip:shared").allowed for _ in range(hits))
+    queue.put(allowed)
+
+
+def test_shared_across_two_processes(redis_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(redis_url, 7, queue)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    allowed = [queue.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert sum(allowed) == 10
+    # A third party (this process, through the app) sees the shared counter exhausted.
+    pro = integrate(
+        wsgi_echo(),
+        security__rate_limit__default="10/minute",
+        security__rate_limit__storage_url=redis_url,
+    )
+    try:
+        result = wsgi_call(pro, remote_addr="shared")
+        other = wsgi_call(pro, remote_addr="198.51.100.4")
+    finally:
+        pro.shutdown()
+    assert result.status == 429
+    assert other.status == 200
+
+
+def _proxied(redis_url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(redis_url)
+    return (
+        f"redis://127.0.0.1:{proxy.port}{parts.path}?socket_timeout=0.5&socket_connect_timeout=0.5"
+    )
+
+
+def _target(redis_url: str) -> tuple[str, int]:
+    parts = urlsplit(redis_url)
+    return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("policy", ["open", "closed", "memory-fallback"])
+def test_redis_stopped_mid_test_follows_policy(
+    redis_url: str, kind: str, policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = TcpProxy(_target(redis_url))
+    url = _proxied(redis_url, proxy)
+    call, echo = (asgi_call, asgi_echo) if kind == "asgi" else (wsgi_call, wsgi_echo)
+    pro = integrate(
+        echo(),
+        security__rate_limit__default="2/minute",
+        security__rate_limit__storage_url=url,
+        security__rate_limit__failure_policy=policy,
+        security__rate_limit__recheck_interval=60,
+    )
+    try:
+        assert call(pro).status == 200
+        proxy.stop()
+        with caplog.at_level("WARNING", logger="erp_professional.security"):
+            statuses = [call(pro).status for _ in range(4)]
+    finally:
+        proxy.stop()
+        pro.shutdown()
+    assert 500 not in statuses
+    expected = {
+        "open": [200, 200, 200, 200],
+        "closed": [503, 503, 503, 503],
+        "memory-fallback": [200, 200, 429, 429],
+    }[policy]
+    assert statuses == expected
+    warnings = [r for r in caplog.records if "rate limit storage" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per outage, not per request"
+    assert policy in warnings[0].getMessage()
+
+
+def test_storage_rechecked_after_interval(redis_url: str) -> None:
+    now = [1000.0]
+    proxy = TcpProxy(_target(redis_url))
+    port = proxy.port
+    url = _proxied(redis_url, proxy)
+    limiter = RateLimiter(url, failure_policy="closed", recheck_interval=5, clock=lambda: now[0])
+    limits = parse_limits("5/minute")
+    assert limiter.hit(limits, "k").allowed
+    proxy.stop()
+    assert limiter.hit(limits, "k").degraded == "closed"
+    proxy = TcpProxy(_target(redis_url), port=port)
+    try:
+        # Within the interval the storage is not tried again.
+        assert limiter.hit(limits, "k").degraded == "closed"
+        now[0] += 6
+        decision = limiter.hit(limits, "k")
+        assert decision.degraded is None and decision.allowed
+        assert decision.states[0].remaining == 3
+    finally:
+        proxy.stop()
+
+
+def test_unreachable_redis_from_the_start_is_no_500() -> None:
+    url = "redis://127.0.0.1:9/0?socket_connect_timeout=0.2"
+    for kind, call, echo in (("asgi", asgi_call, asgi_echo), ("wsgi", wsgi_call, wsgi_echo)):
+        pro = integrate(
+            echo(),
+            security__rate_limit__default="1/minute",
+            security__rate_limit__storage_url=url,
+        )
+        try:
+            assert [call(pro).status for _ in range(3)] == [200, 200, 200], kind
+        finally:
+            pro.shutdown()
+
+
+def test_concern_registered_as_component() -> None:
+    pro = integrate(wsgi_echo(), security__rate_limit__default="1/minute")
+    try:
+        assert isinstance(pro.rate_limiter, RateLimitConcern)
+    finally:
+        pro.shutdown()
