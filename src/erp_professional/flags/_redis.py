@@ -120,7 +120,11 @@ class RedisStore:
 
         Returns when ``stop`` is set; connection errors propagate to the caller.
         """
-        pubsub = self._client().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        import redis as redis_lib
+
+        # a dedicated connection: a subscribed connection never goes back to the shared pool
+        subscriber = redis_lib.Redis.from_url(self.url, health_check_interval=10)
+        pubsub = subscriber.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self.channel)
             notify()
@@ -135,3 +139,4 @@ class RedisStore:
                     due = time.monotonic() + resync
         finally:
             pubsub.close()
+            subscriber.close()
