@@ -7,7 +7,9 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -19,11 +21,28 @@ from erp_professional.resilience._metrics import SHARED_ERRORS
 DOWN_URL = "redis://127.0.0.1:1/0?socket_connect_timeout=0.2&socket_timeout=0.2"
 
 
+NAMESPACE = f"erp-test-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(autouse=True)
 def fast_sync() -> Iterator[None]:
-    previous = configure(ResilienceConfig(breaker_sync_interval=0.05))
+    previous = configure(ResilienceConfig(breaker_sync_interval=0.05, breaker_namespace=NAMESPACE))
     yield
     configure(previous)
+
+
+@pytest.fixture
+def store_url(redis_url: str) -> Iterator[str]:
+    """The test Redis server, on a database of its own with this run's own key namespace:
+    other suites running at the same time flush the fixture's database between tests."""
+    parts = urlsplit(redis_url)
+    url = urlunsplit(parts._replace(path="/12"))
+    client = redis.Redis.from_url(url)
+    yield url
+    keys = list(client.scan_iter(f"{NAMESPACE}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def shared(url: str, name: str = "payments", **options: object) -> CircuitBreaker:
@@ -48,7 +67,7 @@ CHILD = textwrap.dedent(
     from erp_professional.config import ResilienceConfig
     from erp_professional.resilience import CircuitBreaker, State, configure
 
-    configure(ResilienceConfig(breaker_sync_interval=0.05))
+    configure(ResilienceConfig(breaker_sync_interval=0.05, breaker_namespace=sys.argv[2]))
     breaker = CircuitBreaker(
         "payments", shared_url=sys.argv[1], consecutive_failures=3, open_duration=30.0,
         register=False,
@@ -64,13 +83,16 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_failures_in_one_process_open_the_circuit_in_another(redis_url: str) -> None:
-    breaker = shared(redis_url)
+def test_failures_in_one_process_open_the_circuit_in_another(store_url: str) -> None:
+    breaker = shared(store_url)
     with breaker:
         pass
     assert breaker.state is State.CLOSED
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, redis_url], timeout=60, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, store_url, NAMESPACE],
+        timeout=60,
+        capture_output=True,
+        text=True,
     )
     assert child.returncode == 0, child.stderr
     time.sleep(0.1)  # one sync interval
@@ -78,14 +100,14 @@ def test_failures_in_one_process_open_the_circuit_in_another(redis_url: str) -> 
         pass
     assert breaker.state is State.OPEN
     assert 25 < info.value.remaining <= 30
-    stored = redis.Redis.from_url(redis_url).hgetall("erp:resilience:breaker:payments")
+    stored = redis.Redis.from_url(store_url).hgetall(f"{NAMESPACE}:breaker:payments")
     assert stored[b"s"] == b"open"
     assert int(stored[b"a"]) == 1
 
 
-def test_half_open_permits_are_distributed(redis_url: str) -> None:
-    first = shared(redis_url, open_duration=0.2)
-    second = shared(redis_url, open_duration=0.2)
+def test_half_open_permits_are_distributed(store_url: str) -> None:
+    first = shared(store_url, open_duration=0.2)
+    second = shared(store_url, open_duration=0.2)
     for _ in range(3):
         fail(first)
     time.sleep(0.25)
@@ -102,9 +124,9 @@ def test_half_open_permits_are_distributed(redis_url: str) -> None:
     assert second.state is State.CLOSED
 
 
-def test_failed_trial_reopens_everywhere_with_the_next_duration(redis_url: str) -> None:
-    first = shared(redis_url, open_duration=lambda attempt: 0.2 * attempt)
-    second = shared(redis_url, open_duration=lambda attempt: 0.2 * attempt)
+def test_failed_trial_reopens_everywhere_with_the_next_duration(store_url: str) -> None:
+    first = shared(store_url, open_duration=lambda attempt: 0.2 * attempt)
+    second = shared(store_url, open_duration=lambda attempt: 0.2 * attempt)
     for _ in range(3):
         fail(first)
     time.sleep(0.25)
@@ -117,9 +139,9 @@ def test_failed_trial_reopens_everywhere_with_the_next_duration(redis_url: str) 
     assert first.attempt == 2
 
 
-def test_manual_state_is_shared(redis_url: str) -> None:
-    first = shared(redis_url)
-    second = shared(redis_url)
+def test_manual_state_is_shared(store_url: str) -> None:
+    first = shared(store_url)
+    second = shared(store_url)
     first.force_open()
     time.sleep(0.1)
     with pytest.raises(CircuitOpenError), second:
@@ -148,10 +170,10 @@ def test_redis_down_falls_back_to_local_state(caplog: pytest.LogCaptureFixture) 
 
 
 def test_outage_then_resync_publishes_the_local_trip(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    breaker = shared(redis_url, name="flaky-store")
-    other = shared(redis_url, name="flaky-store")
+    breaker = shared(store_url, name="flaky-store")
+    other = shared(store_url, name="flaky-store")
     with breaker:
         pass
     store = breaker.shared
@@ -164,7 +186,7 @@ def test_outage_then_resync_publishes_the_local_trip(
         fail(breaker)
     assert store.degraded
     assert breaker.state is State.OPEN
-    stored = redis.Redis.from_url(redis_url).hget("erp:resilience:breaker:flaky-store", "s")
+    stored = redis.Redis.from_url(store_url).hget(f"{NAMESPACE}:breaker:flaky-store", "s")
     assert stored in (None, b"closed")  # Redis never heard of the trip
     store._scripts = working  # Redis is back
     time.sleep(0.1)
