@@ -203,3 +203,28 @@ def test_outage_then_resync_publishes_the_local_trip(
 def test_bad_store_url_is_refused() -> None:
     with pytest.raises(ValueError):
         ResilienceConfig(breaker_store_url="http://example.invalid")
+
+
+def test_configured_store_url_makes_breakers_shared(store_url: str) -> None:
+    previous = configure(ResilienceConfig(breaker_store_url=store_url, breaker_namespace=NAMESPACE))
+    try:
+        assert CircuitBreaker("cfg", register=False).shared is not None
+        assert CircuitBreaker("cfg", register=False, shared_url=False).shared is None
+    finally:
+        configure(previous)
+    assert CircuitBreaker("cfg", register=False).shared is None
+    with pytest.raises(ValueError, match="breaker_store_url"):
+        CircuitBreaker("cfg", register=False, shared_url=True)
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from erp_professional.config import load_config
+
+    monkeypatch.setenv("ERP_PRO_RESILIENCE__BREAKER_SYNC_INTERVAL", "0.25")
+    monkeypatch.setenv("ERP_PRO_RESILIENCE__BREAKER_STORE_URL", "redis://127.0.0.1:6379/3")
+    config = load_config()
+    assert config.resilience.breaker_sync_interval == 0.25
+    assert config.resilience.breaker_store_url == "redis://127.0.0.1:6379/3"
+    monkeypatch.setenv("ERP_PRO_RESILIENCE__BREAKER_SYNC_INTERVAL", "-1")
+    with pytest.raises(ValueError, match="breaker_sync_interval"):
+        load_config()

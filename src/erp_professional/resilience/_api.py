@@ -36,7 +36,7 @@ def circuit_breaker(
     failure_result: Callable[[object], bool] | None = None,
     ignore: ExceptionTypes = (),
     listeners: Iterable[BreakerListener] = (),
-    shared_url: str | None = None,
+    shared_url: str | bool | None = None,
 ) -> CircuitBreaker: ...
 def circuit_breaker(
     fn: Callable[P, R] | None = None,
@@ -57,7 +57,7 @@ def circuit_breaker(
     failure_result: Callable[[object], bool] | None = None,
     ignore: ExceptionTypes = (),
     listeners: Iterable[BreakerListener] = (),
-    shared_url: str | None = None,
+    shared_url: str | bool | None = None,
 ) -> Callable[P, R] | CircuitBreaker:
     """Guard a function with a circuit breaker: ``@circuit_breaker`` or
     ``@circuit_breaker(failure_rate_threshold=..., ...)``. The configured form returns the

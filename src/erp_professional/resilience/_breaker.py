@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from . import _registry
 from ._errors import CircuitOpenError, RejectedError
+from ._settings import settings
 from ._state import BreakerEvent, BreakerListener, EventKind, State
 from ._window import FAILURE, SLOW, CountWindow, Snapshot, TimeWindow
 
@@ -45,7 +46,11 @@ class CircuitBreaker:
     """A circuit breaker with sliding-window failure and slow-call rates.
 
     Defaults follow resilience4j: trip at a 50% failure rate over the last 100 calls once
-    100 calls are recorded, stay open 60 s, then let 10 trial calls through.
+    100 calls are recorded, stay open 60 s, then let 10 trial calls through. The rates are
+    checked when a failed or slow call is recorded (a success never opens the circuit).
+
+    ``shared_url``: a Redis URL to share the state between processes; ``None`` (default)
+    uses ``ResilienceConfig.breaker_store_url`` if set; ``False`` keeps the state local.
     """
 
     def __init__(
@@ -67,7 +72,7 @@ class CircuitBreaker:
         ignore: ExceptionTypes = (),
         listeners: Iterable[BreakerListener] = (),
         clock: Callable[[], float] = time.monotonic,
-        shared_url: str | None = None,
+        shared_url: str | bool | None = None,
         register: bool = True,
     ) -> None:
         if not 0 < failure_rate_threshold <= 100:
@@ -132,7 +137,12 @@ class CircuitBreaker:
         self._fast = not self._listeners and failure_result is None
         self._stack: ContextVar[tuple[float, ...]] = ContextVar(f"erp_breaker_{id(self)}")
         self._shared: SharedState | None = None
-        if shared_url is not None:
+        if shared_url is None or shared_url is True:
+            configured = settings().breaker_store_url
+            if configured is None and shared_url is True:
+                raise ValueError("shared_url=True needs ResilienceConfig.breaker_store_url")
+            shared_url = configured
+        if isinstance(shared_url, str):
             from ._shared import SharedState
 
             self._shared = SharedState(self, shared_url)
