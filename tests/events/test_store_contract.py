@@ -220,9 +220,7 @@ def test_record_uses_the_aggregate_stream_and_metadata(store: EventStore) -> Non
 
 
 def test_actor_and_correlation_default_from_context(store: EventStore) -> None:
-    ctx = SpanContext(
-        trace_id=0x1234, span_id=0x99, is_remote=False, trace_flags=TraceFlags(1)
-    )
+    ctx = SpanContext(trace_id=0x1234, span_id=0x99, is_remote=False, trace_flags=TraceFlags(1))
     with acting_as("alice"), trace.use_span(NonRecordingSpan(ctx)):
         store.append("s", [ev()])
         store.append("s", [NewEvent("T", {}, Metadata(actor="bob", correlation_id="given"))])
@@ -261,7 +259,7 @@ def test_audit_filters(target: object) -> None:
         assert ids(limit=2) == [1, 2]
         assert ids(actor="nobody") == []
         with pytest.raises(ValueError, match="timezone"):
-            store.audit(since=datetime(2030, 1, 1))  # noqa: DTZ001
+            store.audit(since=datetime(2030, 1, 1))
     finally:
         store.close()
 

@@ -5,11 +5,12 @@ A plan is a generator that yields :class:`Query` (answered with the fetched rows
 
 Gap safety: positions come from a sequence, so a reader could see position 7 committed
 while position 6 is still in flight. A read first takes ``L`` = the sequence's last
-value, *then* a snapshot ``S``. Every position <= L was drawn before S by a transaction
-that already had an xid (its first statement writes the stream row), so it is either
-finished or listed in S's in-progress set. Once none of S's in-progress transactions is
-still running, every position <= L is final and the reader exposes up to L. No table
-lock, no timeout-based gap skipping.
+value, *then* ``N`` = a fresh transaction id. Every position <= L was drawn by a
+transaction that already had an xid (its statement writes the stream row first), and
+that xid is below N. Once ``pg_snapshot_xmin(pg_current_snapshot()) > N`` no transaction
+below N is running, so every position <= L is final (committed and visible, or rolled
+back for good) and the reader exposes up to L. No table lock, no timeout-based gap
+skipping.
 """
 
 # ruff: noqa: S608 - only the validated table prefix is spliced into SQL; values are bound
@@ -79,6 +80,11 @@ def schema(p: str) -> list[str]:
 
 
 def setup_plan(p: str) -> Plan:
+    # The tables are created in one transaction, the checkpoints table last: if it exists,
+    # everything does, and no DDL lock is taken (it would deadlock with running appends).
+    rows = yield Query("SELECT to_regclass(%s) IS NOT NULL", (f"{p}checkpoints",))
+    if rows[0][0]:
+        return
     yield Query("BEGIN")
     for statement in schema(p):
         yield Query(statement)
@@ -108,10 +114,20 @@ def _stream_cte(p: str, batch: Batch) -> str:
     )
 
 
-def _append_statement(p: str, batch: Batch, notify: bool) -> Query:
+def _stream_params(batch: Batch) -> dict[str, object]:
+    return {
+        "sid": batch.stream_id,
+        "n": len(batch.events),
+        "exp": batch.expected if isinstance(batch.expected, int) else None,
+    }
+
+
+def _append_statement(p: str, batch: Batch, notify: bool, version: int | None = None) -> Query:
+    """Insert a batch; with ``version`` None the stream row is checked in the same statement."""
     evs = batch.events
+    stream = _stream_cte(p, batch) if version is None else "SELECT %(new)s::bigint AS version"
     sql = (
-        f"WITH s AS ({_stream_cte(p, batch)}), ins AS ("
+        f"WITH s AS ({stream}), ins AS ("
         f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
         "causation_id, actor, tenant, schema_version, headers, recorded_at) "
         "SELECT u.id, %(sid)s, s.version - %(n)s + u.ord, u.type, u.data::json, u.cid, "
@@ -129,9 +145,8 @@ def _append_statement(p: str, batch: Batch, notify: bool) -> Query:
     return Query(
         sql,
         {
-            "sid": batch.stream_id,
-            "n": len(evs),
-            "exp": batch.expected if isinstance(batch.expected, int) else None,
+            **_stream_params(batch),
+            "new": version,
             "ids": [e.id for e in evs],
             "types": [e.type for e in evs],
             "data": [e.data for e in evs],
@@ -164,6 +179,11 @@ def _versions(p: str, batches: Sequence[Batch]) -> Plan:
     return {b.stream_id: found.get(b.stream_id, 0) for b in batches}
 
 
+def _result(batch: Batch, rows: list[Row]) -> AppendResult:
+    rows.sort()
+    return AppendResult(batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows))
+
+
 class _Conflict(Exception):
     pass
 
@@ -177,29 +197,39 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
         if not single:
             yield Query("BEGIN")
         try:
-            results: dict[str, AppendResult] = {}
-            for index, batch in enumerate(ordered):
-                if not batch.events:
-                    rows = yield Query(
-                        f"SELECT version FROM {p}streams WHERE stream_id = %s FOR SHARE",
-                        (batch.stream_id,),
-                    )
-                    current = int(rows[0][0]) if rows else 0
-                    if not expectation_met(batch.expected, current):
-                        raise _Conflict
-                    results[batch.stream_id] = AppendResult(batch.stream_id, current, ())
-                    continue
-                last = index == len(ordered) - 1
-                rows = yield _append_statement(p, batch, notify and last)
+            if single:
+                rows = yield _append_statement(p, ordered[0], notify)
                 if not rows:
                     raise _Conflict
-                rows.sort()
-                results[batch.stream_id] = AppendResult(
-                    batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows)
+                return [_result(ordered[0], rows)]
+            # Lock and check the stream rows in a fixed order (no deadlocks), then insert
+            # in the caller's order so positions follow it.
+            versions: dict[str, int] = {}
+            for batch in ordered:
+                if batch.events:
+                    rows = yield Query(_stream_cte(p, batch), _stream_params(batch))
+                    if not rows:
+                        raise _Conflict
+                    versions[batch.stream_id] = int(rows[0][0])
+                    continue
+                rows = yield Query(
+                    f"SELECT version FROM {p}streams WHERE stream_id = %s FOR SHARE",
+                    (batch.stream_id,),
                 )
-            if not single:
-                yield Query("COMMIT")
-            return [results[b.stream_id] for b in batches]
+                versions[batch.stream_id] = int(rows[0][0]) if rows else 0
+                if not expectation_met(batch.expected, versions[batch.stream_id]):
+                    raise _Conflict
+            results: list[AppendResult] = []
+            with_events = [b for b in batches if b.events]
+            for batch in batches:
+                if not batch.events:
+                    results.append(AppendResult(batch.stream_id, versions[batch.stream_id], ()))
+                    continue
+                last = batch is with_events[-1]
+                rows = yield _append_statement(p, batch, notify and last, versions[batch.stream_id])
+                results.append(_result(batch, rows))
+            yield Query("COMMIT")
+            return results
         except (_Conflict, errors.UniqueViolation) as exc:
             if not single:
                 yield Query("ROLLBACK")
@@ -228,20 +258,17 @@ def horizon_plan(p: str, after: int) -> Plan:
     last = int(rows[0][0]) if rows[0][1] else 0
     if last <= after:
         return last
-    rows = yield Query("SELECT pg_snapshot_xip(pg_current_snapshot())::text")
-    pending = [r[0] for r in rows]
+    # Every transaction that drew a position <= last had its xid before this statement,
+    # so its xid is below the one assigned here (this statement commits at once).
+    rows = yield Query("SELECT pg_current_xact_id()::text")
+    bound = rows[0][0]
     delay = 0.0005
-    while pending:
-        rows = yield Query(
-            "SELECT x::text FROM unnest(%s::xid8[]) x "
-            "WHERE x = ANY(ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())))",
-            (pending,),
-        )
-        pending = [r[0] for r in rows]
-        if pending:
-            yield Sleep(delay)
-            delay = min(delay * 2, 0.05)
-    return last
+    while True:
+        rows = yield Query("SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::xid8", (bound,))
+        if rows[0][0]:
+            return last
+        yield Sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def read_all_plan(
