@@ -73,13 +73,17 @@ def _breaker_state(options: CallbackOptions) -> Iterable[Observation]:
 
 
 def install() -> None:
-    """Create the instruments once per process."""
+    """Create the instruments on the global meter, once per process."""
     global _installed
     with _lock:
         if _installed:
             return
         _installed = True
-    meter = metrics.get_meter("erp_professional.resilience")
+    create_instruments(metrics.get_meter("erp_professional.resilience"))
+
+
+def create_instruments(meter: metrics.Meter) -> None:
+    """Create the observable instruments on ``meter``."""
     meter.create_observable_counter(
         "erp_professional.resilience.breaker.calls",
         callbacks=[_breaker_calls],
