@@ -4,6 +4,18 @@ Every piece is a concern of the request lifecycle (one implementation for ASGI a
 switched on by ``integrate()`` from ``config.security`` and usable on its own.
 """
 
+from ._apikey_concern import ApiKeyConcern, api_key, require_api_key
+from ._apikey_stores import MemoryKeyStore, RedisKeyStore, SqlKeyStore, open_store
+from ._apikeys import (
+    ApiKey,
+    ApiKeyError,
+    ApiKeys,
+    AsyncApiKeys,
+    KeyStore,
+    NewApiKey,
+    generate_key,
+    key_checksum_ok,
+)
 from ._body import BodyGuard, BodyLimits, BodyLimitsConcern, json_depth_exceeds
 from ._csp import HELMET_CSP, ContentSecurityPolicy, CspError, parse_directives
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens, csrf_token
@@ -31,6 +43,11 @@ from ._throttle import (
 )
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyConcern",
+    "ApiKeyError",
+    "ApiKeys",
+    "AsyncApiKeys",
     "AsyncRateLimiter",
     "BodyGuard",
     "BodyLimits",
@@ -45,25 +62,35 @@ __all__ = [
     "HeaderPreset",
     "HeadersConcern",
     "KeyFunc",
+    "KeyStore",
     "LEAKY_HEADERS",
     "LimitState",
+    "MemoryKeyStore",
+    "NewApiKey",
     "OWASP_CLEAR_SITE_DATA",
     "PRESETS",
     "RateLimitConcern",
     "RateLimited",
     "RateLimiter",
+    "RedisKeyStore",
     "RouteLimit",
     "RoutePattern",
     "RouteTable",
     "SecurityHeaders",
     "SlowDown",
+    "SqlKeyStore",
+    "api_key",
     "csp_nonce",
     "csrf_token",
+    "generate_key",
     "json_depth_exceeds",
     "key_by_api_key",
     "key_by_ip",
     "key_by_user",
+    "key_checksum_ok",
+    "open_store",
     "parse_directives",
     "parse_limits",
     "rate_limit",
+    "require_api_key",
 ]

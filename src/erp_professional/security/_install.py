@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._apikey_concern import ApiKeyConcern
+from ._apikeys import ApiKeys
 from ._body import BodyGuard, BodyLimits, BodyLimitsConcern
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens
 from ._headers import HeadersConcern, SecurityHeaders
@@ -108,6 +110,20 @@ def build_rate_limit(cfg: SecurityConfig) -> RateLimitConcern | None:
     )
 
 
+def build_api_keys(cfg: SecurityConfig) -> ApiKeyConcern:
+    a = cfg.api_keys
+    keys = ApiKeys(
+        a.store_url,
+        pepper=a.pepper.get_secret_value() if a.pepper is not None else None,
+        prefix=a.prefix,
+        table=a.table,
+        namespace=a.namespace,
+    )
+    return ApiKeyConcern(
+        keys, header=a.header, required=a.required, exempt=a.exempt, routes=a.routes
+    )
+
+
 def install(pro: Professional) -> None:
     """Add the configured security concerns to ``pro`` (called by ``integrate()``)."""
     cfg = pro.config.security
@@ -117,6 +133,11 @@ def install(pro: Professional) -> None:
         pro.add_concern(HeadersConcern(build_headers(cfg)))
     if cfg.csrf.enabled:
         pro.add_concern(build_csrf(cfg))
+    if cfg.api_keys.enabled:
+        concern = build_api_keys(cfg)
+        pro.add_concern(concern)
+        pro.register("api_keys", concern.keys)
+        pro.on_shutdown(concern.keys.close)
     limiter = build_rate_limit(cfg)
     if limiter is not None:
         pro.add_concern(limiter)
