@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from ._aggregate import Aggregate, applies
 from ._context import acting_as, current_actor, reset_actor, set_actor
 from ._protocol import Snapshot, StoreStats
+from ._registry import (
+    EventRegistry,
+    UnknownEventType,
+    default_registry,
+    event_type,
+    snapshot_upcaster,
+    upcaster,
+)
+from ._repository import AggregateNotFound, AsyncRepository, Repository
 from ._store import AsyncEventStore, EventStore, stream_of
 from ._subscription import AsyncSubscription, Subscription
 from ._types import (
@@ -23,26 +33,37 @@ from ._types import (
 
 __all__ = [
     "ANY",
-    "NO_STREAM",
-    "STREAM_EXISTS",
+    "Aggregate",
+    "AggregateNotFound",
     "AppendResult",
     "AsyncEventStore",
+    "AsyncRepository",
     "AsyncSubscription",
     "DuplicateEventId",
+    "EventRegistry",
     "EventStore",
     "EventStoreError",
     "ExpectedVersion",
     "Metadata",
+    "NO_STREAM",
     "NewEvent",
     "RecordedEvent",
+    "Repository",
+    "STREAM_EXISTS",
     "Snapshot",
     "StoreStats",
     "StreamAppend",
     "Subscription",
+    "UnknownEventType",
     "WrongExpectedVersion",
     "acting_as",
+    "applies",
     "current_actor",
+    "default_registry",
+    "event_type",
     "reset_actor",
     "set_actor",
+    "snapshot_upcaster",
     "stream_of",
+    "upcaster",
 ]

@@ -25,7 +25,7 @@ from ._core import (
     prepare,
     utc_now,
 )
-from ._protocol import Backend, StoreStats
+from ._protocol import Backend, Snapshot, StoreStats
 from ._subscription import AsyncSubscription, Subscription
 from ._types import (
     ANY,
@@ -259,6 +259,19 @@ class EventStore(_Base):
         """Counts of events, streams and snapshots, and the last position."""
         return self._backend.stats()
 
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store (replace) the snapshot of a stream."""
+        check_name("stream id", snapshot.stream_id)
+        self._backend.save_snapshot(snapshot)
+
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The stored snapshot of a stream, if any."""
+        return self._backend.load_snapshot(check_name("stream id", stream_id))
+
+    def delete_snapshots(self, stream_prefix: str | None = None) -> int:
+        """Delete snapshots (all, or of streams starting with ``stream_prefix``)."""
+        return self._backend.delete_snapshots(stream_prefix)
+
     def close(self) -> None:
         """Close the store's own connections (shared pools stay open)."""
         self._backend.close()
@@ -423,6 +436,20 @@ class AsyncEventStore(_Base):
     async def stats(self) -> StoreStats:
         """Counts of events, streams and snapshots, and the last position."""
         return await (await self.backend()).stats()
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store (replace) the snapshot of a stream."""
+        check_name("stream id", snapshot.stream_id)
+        await (await self.backend()).save_snapshot(snapshot)
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The stored snapshot of a stream, if any."""
+        check_name("stream id", stream_id)
+        return await (await self.backend()).load_snapshot(stream_id)
+
+    async def delete_snapshots(self, stream_prefix: str | None = None) -> int:
+        """Delete snapshots (all, or of streams starting with ``stream_prefix``)."""
+        return await (await self.backend()).delete_snapshots(stream_prefix)
 
     async def close(self) -> None:
         """Close the store's own connections (shared pools stay open)."""
