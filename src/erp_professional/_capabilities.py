@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 def install_all(pro: Professional) -> None:
     """Install every enabled capability's concerns, endpoints, components and hooks."""
+    if pro.config.observability.enabled:
+        from .observability._install import install as _install_observability
+
+        _install_observability(pro)
     if pro.config.security.enabled:
         from .security._install import install as _install_security
 

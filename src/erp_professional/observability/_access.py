@@ -1,0 +1,81 @@
+"""The access-log concern: one structured line per request, sampled, slow ones always."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import ClassVar
+
+from ..web import Concern, Exchange
+from ._logging import access_logger, user_of
+from ._server import SPAN_KEY
+
+__all__ = ["AccessLogConcern"]
+
+
+class AccessLogConcern(Concern):
+    """Logs method, route, path, status, duration_ms, bytes, client, user agent and the
+    request id (plus trace ids) of every completed request; bodies are never logged.
+
+    ``sample_rate`` keeps that fraction of ordinary lines; 5xx, unhandled errors and
+    requests slower than ``slow_ms`` are always logged (slow ones at WARNING, server
+    errors at ERROR).
+    """
+
+    name: ClassVar[str] = "access_log"
+    order: ClassVar[int] = 30
+
+    def __init__(
+        self,
+        *,
+        sample_rate: float = 1.0,
+        slow_ms: float | None = 1000.0,
+        excluded: Callable[[str], bool] = lambda path: False,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ValueError("sample_rate must be between 0 and 1")
+        self.sample_rate = sample_rate
+        self.slow_ms = slow_ms
+        self.excluded = excluded
+        self._rng = rng
+
+    def on_complete(self, exchange: Exchange) -> None:
+        path = exchange.path
+        if self.excluded(path):
+            return
+        status = exchange.status or 0
+        duration_ms = round(exchange.duration * 1000.0, 3)
+        slow = self.slow_ms is not None and duration_ms >= self.slow_ms
+        failed = status >= 500 or exchange.error is not None or exchange.status is None
+        if not (slow or failed) and self.sample_rate < 1.0 and self._rng() >= self.sample_rate:
+            return
+        route = exchange.route
+        method = exchange.method
+        headers = exchange.headers
+        fields: dict[str, object] = {
+            "method": method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "bytes": exchange.bytes_sent,
+            "client": exchange.client,
+            "user_agent": headers.get("user-agent"),
+            "request_id": exchange.request_id,
+        }
+        span = exchange.state.get(SPAN_KEY)
+        if span is not None:
+            context = span.get_span_context()
+            if context.is_valid:
+                fields["trace_id"] = format(context.trace_id, "032x")
+                fields["span_id"] = format(context.span_id, "016x")
+        user = user_of(exchange.principal)
+        if user is not None:
+            fields["user"] = user
+        if slow:
+            fields["slow"] = True
+        level = "ERROR" if failed else "WARNING" if slow else "INFO"
+        access_logger.bind(**fields).log(
+            level, f"{method} {route or path} {status} {duration_ms:.1f}ms"
+        )

@@ -1,0 +1,106 @@
+"""The HTTP server span concern: one SERVER span per request, OTel HTTP semconv."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import ClassVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ..web import Concern, Exchange
+from . import _decorators
+from ._paths import normalize_method
+from ._propagation import extract_context
+
+__all__ = ["SPAN_KEY", "TracingConcern"]
+
+SPAN_KEY = "otel.span"
+_TOKEN_KEY = "otel.context_token"  # noqa: S105 - a dict key, not a secret
+log = logging.getLogger("erp_professional.observability")
+
+
+class TracingConcern(Concern):
+    """Starts the request's SERVER span before the app runs and ends it on completion.
+
+    The span is named ``{method} {route template}`` (just ``{method}`` when no route
+    matched: never the raw path). Its parent is the incoming W3C ``traceparent`` when it
+    is well-formed; a malformed one starts a new trace. 5xx responses and unhandled
+    exceptions set error status; 4xx leave it unset, as a server span should.
+    """
+
+    name: ClassVar[str] = "tracing"
+    order: ClassVar[int] = 10
+
+    def __init__(self, excluded: Callable[[str], bool] = lambda path: False) -> None:
+        self.excluded = excluded
+
+    def on_request(self, exchange: Exchange) -> None:
+        if self.excluded(exchange.path):
+            return
+        parent = extract_context(exchange.headers)
+        method = normalize_method(exchange.method)
+        attributes: dict[str, str] = {
+            "http.request.method": method,
+            "url.path": exchange.path,
+            "url.scheme": exchange.scheme,
+        }
+        if method == "_OTHER":
+            attributes["http.request.method_original"] = exchange.method
+        client = exchange.client
+        if client is not None:
+            attributes["client.address"] = client
+        agent = exchange.headers.get("user-agent")
+        if agent is not None:
+            attributes["user_agent.original"] = agent
+        tracer = _decorators._tracer or _decorators._get_tracer()
+        span = tracer.start_span(
+            "HTTP" if method == "_OTHER" else method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        )
+        state = exchange.state
+        state[SPAN_KEY] = span
+        state[_TOKEN_KEY] = otel_context.attach(trace.set_span_in_context(span, parent))
+
+    def on_complete(self, exchange: Exchange) -> None:
+        state = exchange.state
+        span: Span | None = state.get(SPAN_KEY)
+        if span is None:
+            return
+        if span.is_recording():
+            _finish(span, exchange)
+        span.end()
+        token = state.pop(_TOKEN_KEY, None)
+        if token is not None:
+            try:
+                token.var.reset(token)  # the contextvars token behind otel's attach()
+            except (ValueError, RuntimeError):
+                # Completion ran in another context than the request (a WSGI server that
+                # closes bodies elsewhere): that context never saw the span attached.
+                log.debug("server span context detached from another context")
+
+
+def _finish(span: Span, exchange: Exchange) -> None:
+    route = exchange.route
+    status = exchange.status
+    method = normalize_method(exchange.method)
+    if route is not None:
+        span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
+        span.set_attribute("http.route", route)
+    if status is not None:
+        span.set_attribute("http.response.status_code", status)
+    error = exchange.error
+    if error is not None:
+        span.record_exception(error)
+        span.set_attribute("error.type", type(error).__qualname__)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    elif status is not None and status >= 500:
+        span.set_attribute("error.type", str(status))
+        span.set_status(Status(StatusCode.ERROR))
+    elif status is None or not exchange.response_complete:
+        span.set_attribute("error.type", "incomplete")
+        span.set_status(Status(StatusCode.ERROR, "the response was not completed"))

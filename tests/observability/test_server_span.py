@@ -1,0 +1,150 @@
+"""The HTTP server span concern on both drivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from .apps import Driven
+from .conftest import PARENT_SPAN_ID, TRACE_ID, TRACEPARENT, Spans
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def app(request: pytest.FixtureRequest, spans: Spans) -> Iterator[Driven]:
+    driven = Driven(request.param, observability__tracing__exporter="memory")
+    spans.clear()
+    yield driven
+    driven.close()
+
+
+def server_spans(spans: Spans) -> list:  # type: ignore[type-arg]
+    return [s for s in spans.finished() if s.kind is SpanKind.SERVER]
+
+
+def test_one_server_span_named_by_route_template(app: Driven, spans: Spans) -> None:
+    reply = app.get("/items/42?secret=1", headers={"user-agent": "probe/1.0"})
+    assert reply.status == 200
+    (server,) = server_spans(spans)
+    assert server.name == "GET /items/{item_id}"
+    attrs = dict(server.attributes or {})
+    assert attrs["http.request.method"] == "GET"
+    assert attrs["url.path"] == "/items/42"
+    assert attrs["url.scheme"] == "http"
+    assert attrs["http.route"] == "/items/{item_id}"
+    assert attrs["http.response.status_code"] == 200
+    assert attrs["user_agent.original"] == "probe/1.0"
+    assert "client.address" in attrs
+    assert "error.type" not in attrs
+    assert server.status.status_code is StatusCode.UNSET
+    assert all("42" not in s.name for s in spans.finished())
+
+
+def test_unknown_route_is_named_by_method_only(app: Driven, spans: Spans) -> None:
+    app.get("/nowhere/123")
+    (server,) = server_spans(spans)
+    assert server.name == "GET"
+    assert "http.route" not in dict(server.attributes or {})
+
+
+def test_traceparent_is_continued(app: Driven, spans: Spans) -> None:
+    reply = app.get("/items/1", headers={"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
+    (server,) = server_spans(spans)
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None and server.parent.is_remote
+    assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
+    assert server.context.trace_state.get("vendor") == "abc"
+    # The app's outgoing headers carry the same trace, with the server span as parent.
+    outgoing = reply.json()["outgoing"]
+    assert outgoing["traceparent"].split("-")[1] == TRACE_ID
+    assert outgoing["traceparent"].split("-")[2] == format(server.context.span_id, "016x")
+    assert outgoing["tracestate"] == "vendor=abc"
+
+
+def test_baggage_reaches_the_app(app: Driven, spans: Spans) -> None:
+    reply = app.get("/items/1", headers={"traceparent": TRACEPARENT, "baggage": "tenant=acme"})
+    assert reply.json()["outgoing"]["baggage"] == "tenant=acme"
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "garbage",
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+        "zz-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+    ],
+)
+def test_malformed_traceparent_starts_a_new_trace(
+    app: Driven, spans: Spans, traceparent: str
+) -> None:
+    reply = app.get("/items/1", headers={"traceparent": traceparent})
+    assert reply.status == 200
+    (server,) = server_spans(spans)
+    assert server.parent is None
+    assert format(server.context.trace_id, "032x") != TRACE_ID
+    assert server.context.trace_id != 0
+
+
+def test_server_error_sets_error_status(app: Driven, spans: Spans) -> None:
+    assert app.get("/error").status == 503
+    (server,) = server_spans(spans)
+    assert server.status.status_code is StatusCode.ERROR
+    assert dict(server.attributes or {})["error.type"] == "503"
+
+
+def test_client_error_leaves_status_unset(app: Driven, spans: Spans) -> None:
+    assert app.get("/missing").status == 404
+    (server,) = server_spans(spans)
+    assert server.status.status_code is StatusCode.UNSET
+    assert "error.type" not in dict(server.attributes or {})
+
+
+def test_unhandled_exception_is_recorded(app: Driven, spans: Spans) -> None:
+    assert app.get("/fail").status == 500
+    (server,) = server_spans(spans)
+    assert server.name == "GET /fail"
+    assert server.status.status_code is StatusCode.ERROR
+    attrs = dict(server.attributes or {})
+    assert attrs["error.type"] == "RuntimeError"
+    assert attrs["http.response.status_code"] == 500
+    assert [e.name for e in server.events] == ["exception"]
+
+
+def test_toolkit_endpoints_are_excluded_by_default(app: Driven, spans: Spans) -> None:
+    assert app.get("/_pro/metrics").status == 200
+    assert app.get("/_pro/info").status == 200
+    assert server_spans(spans) == []
+
+
+def test_excluded_paths_are_configurable(spans: Spans) -> None:
+    driven = Driven(
+        "asgi",
+        observability__tracing__exporter="memory",
+        observability__tracing__excluded_paths=["{prefix}", "/items"],
+    )
+    try:
+        spans.clear()
+        driven.get("/items/3")
+        driven.get("/_pro/info")
+        driven.get("/itemsx")
+        assert [s.name for s in server_spans(spans)] == ["GET"]
+    finally:
+        driven.close()
+
+
+def test_unknown_method_is_other(spans: Spans) -> None:
+    driven = Driven("asgi", observability__tracing__exporter="memory")
+    try:
+        assert driven._asgi is not None
+        spans.clear()
+        driven._asgi.request("PURGE", "/items/1")
+        (server,) = server_spans(spans)
+        attrs = dict(server.attributes or {})
+        assert server.name == "HTTP /items/{item_id}"
+        assert attrs["http.request.method"] == "_OTHER"
+        assert attrs["http.request.method_original"] == "PURGE"
+    finally:
+        driven.close()
