@@ -390,3 +390,25 @@ def test_variant_override_and_json_shape() -> None:
         "enabled": False,
         "feature_enabled": False,
     }
+
+
+@pytest.mark.parametrize("rollout", ["0", "1", "33.5", "50", "99.9", "100", "nan", "abc", "-5"])
+def test_rollout_threshold_matches_unleash_formula(rollout: str) -> None:
+    flags = FeatureFlags.from_unleash(
+        {
+            "features": [
+                {
+                    "name": "r",
+                    "enabled": True,
+                    "strategies": [{"name": "flexibleRollout", "parameters": {"rollout": rollout}}],
+                }
+            ]
+        }
+    )
+    try:
+        percent = float(rollout)
+    except ValueError:
+        percent = -1.0
+    for user in range(300):
+        expected = percent > 0 and normalized_value(str(user), "r") <= percent
+        assert flags.is_enabled("r", {"userId": str(user)}) is expected

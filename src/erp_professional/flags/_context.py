@@ -16,7 +16,6 @@ _ALIASES = {
     "remoteAddress": "remote_address",
     "currentTime": "current_time",
     "appName": "app_name",
-    "environment": "env",
 }
 _ALIASES.update({v: k for k, v in list(_ALIASES.items())})
 
@@ -34,21 +33,26 @@ def _text(value: object) -> str | None:
 def getter(field: str) -> Getter:
     """A function reading ``field`` from a context: top level, its alias, then properties.
 
-    As in Unleash's SDKs, an empty value counts as missing.
+    As in Unleash's SDKs, a falsy value (None, "", 0, False) counts as missing.
     """
     alias = _ALIASES.get(field)
 
     def get(ctx: Context) -> str | None:
         value = ctx.get(field)
-        if value is None and alias is not None:
-            value = ctx.get(alias)
-        if value is None or value == "":
-            props = ctx.get("properties")
-            if props is None:
-                return None
-            if type(props) is not dict and not isinstance(props, Mapping):
-                return None
-            value = props.get(field)
+        if not value:
+            if alias is not None:
+                value = ctx.get(alias)
+            if not value:
+                props = ctx.get("properties")
+                if not props:
+                    return None
+                if props.__class__ is not dict and not isinstance(props, Mapping):
+                    return None
+                value = props.get(field)
+                if not value:
+                    return None
+        if value.__class__ is str:
+            return value
         return _text(value)
 
     return get

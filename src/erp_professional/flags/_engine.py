@@ -7,6 +7,7 @@ closures) and never mutated, so readers need no lock: the owner swaps the refere
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import random
 import socket
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 
 from ._context import Context, Getter, getter, parse_time
 from ._model import Flag, Segment, Strategy, VariantDefinition
-from ._murmur import murmur3_32
-from ._operators import Clock, Predicate, compile_constraints, ip_networks
+from ._murmur import murmur3_32, raw_hash
+from ._operators import Clock, Predicate, compile_constraint, ip_networks
 from ._types import (
     DISABLED_VARIANT,
     DISABLED_VARIANT_FEATURE_ON,
@@ -56,9 +57,19 @@ class _Random:
 
 def _percentage(text: str | None) -> float:
     try:
-        return float(text) if text is not None else 0.0
+        value = float(text) if text is not None else 0.0
     except ValueError:
         return -1.0
+    return value if math.isfinite(value) else -1.0
+
+
+def _threshold(percent: float) -> int:
+    """``hash % 100 < threshold`` is Unleash's ``hash % 100 + 1 <= percent``."""
+    return math.floor(percent) if percent > 0 else 0
+
+
+def _off(ctx: Context) -> bool:
+    return False
 
 
 def _hostname() -> str:
@@ -84,11 +95,14 @@ def _rollout_test(s: Strategy, feature: str, rnd: _Random) -> tuple[Predicate, b
         group = params.get("groupId", feature)
         field = _USER if name == "gradualRolloutUserId" else _SESSION
 
+        prefix = f"{group}:"
+        limit = _threshold(percent)
+
         def gradual(ctx: Context) -> bool:
             ident = field(ctx)
-            return ident is not None and percent > 0 and normalized_value(ident, group) <= percent
+            return ident is not None and raw_hash(prefix + ident, 0, False) % 100 < limit
 
-        return gradual, True
+        return (gradual if percent > 0 else _off), True
     if name == "gradualRolloutRandom":
         percent = _percentage(params.get("percentage"))
         return (lambda ctx: percent > 0 and rnd.rng.randint(1, 100) <= percent), True
@@ -116,11 +130,14 @@ def _rollout_test(s: Strategy, feature: str, rnd: _Random) -> tuple[Predicate, b
         stickiness = params.get("stickiness") or "default"
         sticky = _rollout_stickiness(stickiness, rnd)
 
+        prefix = f"{group}:"
+        limit = _threshold(percent)
+
         def flexible(ctx: Context) -> bool:
             ident = sticky(ctx)
-            return ident is not None and percent > 0 and normalized_value(ident, group) <= percent
+            return ident is not None and raw_hash(prefix + ident, 0, False) % 100 < limit
 
-        return flexible, percent < 100
+        return (flexible if percent > 0 else _off), percent < 100
     return (lambda ctx: False), False
 
 
@@ -193,6 +210,30 @@ class _VariantSet:
         return None, False
 
 
+def _all_of(checks: list[Predicate], last: Predicate) -> Predicate:
+    """One closure testing every constraint, then the strategy itself (no loop for <= 3)."""
+    if not checks:
+        return last
+    if len(checks) == 1:
+        (a,) = checks
+        return lambda ctx: a(ctx) and last(ctx)
+    if len(checks) == 2:
+        a, b = checks
+        return lambda ctx: a(ctx) and b(ctx) and last(ctx)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx) and last(ctx)
+    every = tuple(checks)
+
+    def test(ctx: Context) -> bool:
+        for check in every:
+            if not check(ctx):
+                return False
+        return last(ctx)
+
+    return test
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledStrategy:
     index: int
@@ -215,15 +256,11 @@ def _compile_strategy(
         else:
             constraints.extend(segment.constraints)
     own, split = _rollout_test(s, flag, rnd)
-    guard = compile_constraints(constraints, clock)
-    if missing_segment:
-        test: Predicate = lambda ctx: False  # noqa: E731
-    elif guard is None:
-        test = own
-    else:
-
-        def test(ctx: Context) -> bool:
-            return guard(ctx) and own(ctx)
+    test = (
+        _off
+        if missing_segment
+        else _all_of([compile_constraint(c, clock) for c in constraints], own)
+    )
 
     variants = None
     if s.variants:
@@ -240,6 +277,7 @@ class CompiledFlag:
         "all_disabled",
         "definition",
         "enabled",
+        "fast",
         "name",
         "overrides",
         "strategies",
@@ -263,6 +301,30 @@ class CompiledFlag:
         self.all_disabled = bool(flag.strategies) and not self.strategies
         stickiness = (flag.variants[0].stickiness if flag.variants else None) or "default"
         self.variants = _VariantSet(flag.variants, flag.name, stickiness, rnd)
+        # a single predicate for on/off when nothing needs the snapshot (dependencies)
+        self.fast: Predicate | None = None
+        if not flag.dependencies and self.window is None and not self.overrides:
+            self.fast = _flag_predicate(flag.enabled, self.all_disabled, self.strategies)
+
+
+def _flag_predicate(
+    enabled: bool, all_disabled: bool, strategies: tuple[CompiledStrategy, ...]
+) -> Predicate:
+    if not enabled or all_disabled:
+        return _off
+    if not strategies:
+        return lambda ctx: True
+    if len(strategies) == 1:
+        return strategies[0].test
+    tests = tuple(s.test for s in strategies)
+
+    def any_of(ctx: Context) -> bool:
+        for test in tests:  # noqa: SIM110 - a plain loop is faster than any()
+            if test(ctx):
+                return True
+        return False
+
+    return any_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,14 +390,10 @@ class Snapshot:
 
     def is_on(self, flag: CompiledFlag, ctx: Context) -> bool:
         """The fast path of :meth:`decide`."""
-        if not flag.enabled:
-            return False
-        if flag.definition.dependencies or flag.window is not None or flag.overrides:
-            return self.decide(flag, ctx).enabled
-        strategies = flag.strategies
-        if not strategies:
-            return not flag.all_disabled
-        return any(strategy.test(ctx) for strategy in strategies)
+        fast = flag.fast
+        if fast is not None:
+            return fast(ctx)
+        return self.decide(flag, ctx).enabled
 
     def _in_window(self, window: tuple[datetime | None, datetime | None], ctx: Context) -> bool:
         raw = ctx.get("currentTime", ctx.get("current_time"))

@@ -256,7 +256,10 @@ class FeatureFlags:
                 self._log_not_ready(name)
             return default
         try:
-            return snapshot.is_on(flag, _EMPTY if context is None else context)
+            fast = flag.fast
+            if fast is not None:
+                return fast(_EMPTY if context is None else context)
+            return snapshot.decide(flag, _EMPTY if context is None else context).enabled
         except Exception:
             log.warning("flag %r: evaluation failed, serving the default", name, exc_info=True)
             return default

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["murmur3_32", "murmur3_32_pure"]
+__all__ = ["murmur3_32", "murmur3_32_pure", "raw_hash"]
 
 _MASK = 0xFFFFFFFF
 _C1 = 0xCC9E2D51
@@ -50,18 +50,23 @@ def murmur3_32_pure(data: str | bytes, seed: int = 0) -> int:
     return h
 
 
-def _select() -> Callable[[str, int], int]:
+def _pure_raw(data: str, seed: int, signed: bool) -> int:
+    value = murmur3_32_pure(data, seed)
+    return value - (1 << 32) if signed and value >= 1 << 31 else value
+
+
+def _select() -> Callable[[str, int, bool], int]:
     try:
-        import mmh3
+        from mmh3 import hash as mmh3_hash
     except ImportError:
-        return murmur3_32_pure
-
-    mmh3_hash = mmh3.hash
-
-    def fast(data: str, seed: int = 0) -> int:
-        return int(mmh3_hash(data, seed, signed=False))
-
-    return fast
+        return _pure_raw
+    return mmh3_hash
 
 
-murmur3_32: Callable[[str, int], int] = _select()
+# ``raw_hash(text, seed, False)``: unsigned MurmurHash3 x86 32, called positionally (fast path)
+raw_hash: Callable[[str, int, bool], int] = _select()
+
+
+def murmur3_32(data: str, seed: int = 0) -> int:
+    """Unsigned MurmurHash3 x86 32 of the UTF-8 text ``data`` with ``seed``."""
+    return raw_hash(data, seed, False)

@@ -65,6 +65,9 @@ def to_context(evaluation_context: EvaluationContext | None) -> dict[str, object
     return context
 
 
+_METADATA = Metadata(name="erp_professional")
+
+
 class FeatureFlagsProvider(AbstractProvider):
     """Plug :class:`FeatureFlags` into OpenFeature::
 
@@ -81,7 +84,7 @@ class FeatureFlagsProvider(AbstractProvider):
         self._remove: Callable[[], None] | None = None
 
     def get_metadata(self) -> Metadata:
-        return Metadata(name="erp_professional")
+        return _METADATA
 
     def get_provider_hooks(self) -> list[Hook]:
         return []
