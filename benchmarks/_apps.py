@@ -1,0 +1,259 @@
+"""The apps of the HTTP stack benchmark, importable by string for uvicorn.
+
+Every configuration serves the same Starlette app (one fresh instance each, built by
+:func:`starlette_app`): ``GET /items/{item_id}`` answers a small JSON body and
+``GET /boom`` raises (for the error-path sanity checks).
+
+* ``bare``: the app alone;
+* ``foundation``: ``integrate(app)`` with every capability section that has an ``enabled``
+  switch turned off, leaving the request-id concern and the error boundary;
+* ``full``: ``integrate(app)`` with the default configuration (every capability that
+  exists, with rate limits raised so that nothing is rejected);
+* ``anchor``: what users assemble today from the usual libraries: OpenTelemetry's ASGI
+  middleware (SDK tracer provider, batch processor, discarding exporter), Sentry's ASGI
+  middleware (discarding transport, tracing off), a prometheus_client request histogram
+  middleware, ``secure``'s ASGI headers middleware and slowapi's ASGI middleware (memory
+  storage, a limit nothing reaches).
+
+Serve one with ``HTTP_STACK_CONFIG=<name> uvicorn _apps:app_from_env --factory
+--app-dir benchmarks``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+CONFIGS = ("bare", "foundation", "full", "anchor")
+ENV_VAR = "HTTP_STACK_CONFIG"
+ITEM_ROUTE = "/items/{item_id}"
+HIGH_LIMIT = "1000000000/minute"
+
+
+async def item(request: Request) -> JSONResponse:
+    item_id = int(request.path_params["item_id"])
+    return JSONResponse({"id": item_id, "name": "widget", "price": 9.5, "in_stock": True})
+
+
+async def boom(request: Request) -> JSONResponse:
+    raise RuntimeError("boom")
+
+
+def starlette_app(middleware: Sequence[Middleware] = ()) -> Starlette:
+    """A fresh instance of the benchmark app."""
+    return Starlette(
+        routes=[Route(ITEM_ROUTE, item), Route("/boom", boom)], middleware=list(middleware)
+    )
+
+
+@dataclass
+class Built:
+    """One configuration: the ASGI app to serve and probes that prove its stack worked."""
+
+    name: str
+    app: Any
+    probes: dict[str, Callable[[], float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- ours ------------------------------------------------------------------------------------
+def switchable_sections() -> list[str]:
+    """The configuration sections that have an ``enabled`` switch."""
+    from erp_professional.config import ProfessionalConfig
+
+    sections = []
+    for name, info in ProfessionalConfig.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and "enabled" in getattr(model, "model_fields", {}):
+            sections.append(name)
+    return sections
+
+
+def _existing(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only the ``a__b__c`` overrides whose path exists in the configuration model."""
+    from erp_professional.config import ProfessionalConfig
+
+    kept: dict[str, Any] = {}
+    for key, value in overrides.items():
+        model: Any = ProfessionalConfig
+        for part in key.split("__"):
+            fields = getattr(model, "model_fields", None)
+            if not fields or part not in fields:
+                break
+            model = fields[part].annotation
+        else:
+            kept[key] = value
+    return kept
+
+
+# Settings that would make the full configuration reject benchmark traffic; applied only
+# once the capability that owns them exists.
+FULL_OVERRIDES: dict[str, Any] = {"security__rate_limit__default": HIGH_LIMIT}
+
+
+def build_ours(full: bool) -> Built:
+    from erp_professional import integrate
+
+    app = starlette_app()
+    if full:
+        overrides = _existing(FULL_OVERRIDES)
+        notes = [f"override {k}={v}" for k, v in overrides.items()]
+    else:
+        sections = switchable_sections()
+        overrides = {f"{name}__enabled": False for name in sections}
+        notes = [f"disabled sections: {', '.join(sections)}"]
+    pro = integrate(app, **overrides)
+    concerns = ", ".join(c.name for c in pro.pipeline.concerns)
+    notes.append(f"concerns: {concerns}")
+    return Built("full" if full else "foundation", app, notes=notes)
+
+
+# -- anchor stack ----------------------------------------------------------------------------
+class PrometheusMiddleware:
+    """A request histogram by method, route template and status (pure ASGI)."""
+
+    def __init__(self, app: Any, histogram: Any) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.histogram.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - start
+            )
+
+
+_sentry_events: list[object] = []
+
+
+def _init_sentry() -> None:
+    import sentry_sdk
+    from sentry_sdk.transport import Transport
+
+    class DiscardTransport(Transport):
+        def capture_envelope(self, envelope: Any) -> None:
+            _sentry_events.append(envelope)
+            if len(_sentry_events) > 100:
+                del _sentry_events[:50]
+
+    if sentry_sdk.get_client().is_active():
+        return
+    sentry_sdk.init(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=DiscardTransport,
+        traces_sample_rate=None,
+        # The auto-enabled Starlette integration patches Starlette for the whole process
+        # (and would then also run inside the other configurations); it wraps the app in
+        # the same ASGI middleware that is used explicitly here.
+        auto_enabling_integrations=False,
+    )
+
+
+def build_anchor() -> Built:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from prometheus_client import CollectorRegistry, Histogram
+    from secure import Secure
+    from secure.middleware.asgi import SecureASGIMiddleware
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+    from slowapi import Limiter
+    from slowapi.middleware import SlowAPIASGIMiddleware
+    from slowapi.util import get_remote_address
+
+    exported = [0]
+
+    class DiscardExporter(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            exported[0] += len(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DiscardExporter()))
+    _init_sentry()
+    registry = CollectorRegistry()
+    histogram = Histogram(
+        "http_request_duration_seconds",
+        "HTTP request duration",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    limiter = Limiter(
+        key_func=get_remote_address, default_limits=[HIGH_LIMIT], storage_uri="memory://"
+    )
+    # Outermost first: tracing sees everything, then errors, metrics, headers, rate limit.
+    app = starlette_app(
+        [
+            Middleware(OpenTelemetryMiddleware, tracer_provider=provider),
+            Middleware(SentryAsgiMiddleware),
+            Middleware(PrometheusMiddleware, histogram=histogram),
+            Middleware(SecureASGIMiddleware, secure=Secure.with_default_headers()),
+            Middleware(SlowAPIASGIMiddleware),
+        ]
+    )
+    app.state.limiter = limiter
+
+    def spans() -> float:
+        provider.force_flush()
+        return exported[0]
+
+    def samples() -> float:
+        value = registry.get_sample_value(
+            "http_request_duration_seconds_count",
+            {"method": "GET", "route": ITEM_ROUTE, "status": "200"},
+        )
+        return value or 0.0
+
+    def sentry_envelopes() -> float:
+        import sentry_sdk
+
+        sentry_sdk.flush()
+        return len(_sentry_events)
+
+    return Built(
+        "anchor",
+        app,
+        probes={"spans": spans, "histogram_samples": samples, "sentry_envelopes": sentry_envelopes},
+    )
+
+
+def build(name: str) -> Built:
+    """Build the configuration ``name`` (one of :data:`CONFIGS`)."""
+    if name == "bare":
+        return Built("bare", starlette_app())
+    if name == "foundation":
+        return build_ours(full=False)
+    if name == "full":
+        return build_ours(full=True)
+    if name == "anchor":
+        return build_anchor()
+    raise ValueError(f"unknown configuration {name!r}: expected one of {', '.join(CONFIGS)}")
+
+
+def app_from_env() -> Any:
+    """uvicorn factory: the app of the configuration named by ``$HTTP_STACK_CONFIG``."""
+    return build(os.environ.get(ENV_VAR, "bare")).app
