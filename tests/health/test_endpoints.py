@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import quote
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from erp_professional.health import HEALTH_JSON, CheckResult
 
@@ -181,3 +186,32 @@ def test_endpoints_can_be_switched_off(make_service: MakeService) -> None:
 def test_custom_prefix(make_service: MakeService) -> None:
     service = make_service(web__prefix="/ops")
     assert service.get("/ops/livez").status == 200
+
+
+def test_async_and_slow_checks_under_both_drivers(make_service: MakeService) -> None:
+    service = make_service(health__cache_ttl=0)
+
+    async def slow_async() -> CheckResult:
+        await asyncio.sleep(0.2)
+        return CheckResult.ok(0.2, "s")
+
+    for i in range(5):
+        service.health.register(f"async{i}", slow_async)
+        service.health.register(f"sync{i}", lambda: time.sleep(0.2))
+    begin = time.perf_counter()
+    answer = service.get("/_pro/readyz?verbose")
+    assert time.perf_counter() - begin < 1.5  # ten 0.2 s checks in sequence take 2 s
+    assert answer.status == 200
+    assert answer.text.count(" ok\n") == 10
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=st.text(max_size=40))
+def test_any_query_string_gets_a_probe_answer(make_service: MakeService, query: str) -> None:
+    service = make_service()
+    service.health.register("db", lambda: True)
+    for probe in ("readyz", "health"):
+        answer = service.get(f"/_pro/{probe}?{quote(query, safe='=&')}")
+        assert answer.status in (200, 503), (probe, query, answer.text)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs
 
 from ..web import Exchange, Response
-from ._check import Kind
 from ._format import HEALTH_JSON, health_json, probe_text
-from ._registry import HealthRegistry
+from ._registry import HealthRegistry, HealthReport
 
 __all__ = ["HealthEndpoints"]
 
+Handler = Callable[[Exchange], Response | Awaitable[Response]]
 _NO_STORE = ("cache-control", "no-store")
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -52,27 +52,63 @@ class HealthEndpoints:
             given = value.strip()
         return hmac.compare_digest(given.encode(), token)
 
+    # Async handlers (ASGI; they also work under WSGI, where each call runs an event loop).
     async def livez(self, exchange: Exchange) -> Response:
-        return await self._probe(exchange, "liveness")
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, await self.registry.arun("liveness", exclude), verbose)
 
     async def readyz(self, exchange: Exchange) -> Response:
-        return await self._probe(exchange, "readiness")
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, await self.registry.arun("readiness", exclude), verbose)
 
     async def startupz(self, exchange: Exchange) -> Response:
-        return await self._probe(exchange, "startup")
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, await self.registry.arun("startup", exclude), verbose)
 
     async def health(self, exchange: Exchange) -> Response:
         _, exclude = _query(exchange.query_string)
-        report = await self.registry.arun(None, exclude)
+        return self._document(exchange, await self.registry.arun(None, exclude))
+
+    # Sync twins (WSGI): cached results are answered without starting an event loop.
+    def livez_sync(self, exchange: Exchange) -> Response:
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, self.registry.run("liveness", exclude), verbose)
+
+    def readyz_sync(self, exchange: Exchange) -> Response:
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, self.registry.run("readiness", exclude), verbose)
+
+    def startupz_sync(self, exchange: Exchange) -> Response:
+        verbose, exclude = _query(exchange.query_string)
+        return self._probe(exchange, self.registry.run("startup", exclude), verbose)
+
+    def health_sync(self, exchange: Exchange) -> Response:
+        _, exclude = _query(exchange.query_string)
+        return self._document(exchange, self.registry.run(None, exclude))
+
+    def handlers(self, *, asynchronous: bool = True) -> dict[str, Handler]:
+        """The handlers by path (``/livez``...): async ones for ASGI, sync ones for WSGI."""
+        if asynchronous:
+            return {
+                "/livez": self.livez,
+                "/readyz": self.readyz,
+                "/startupz": self.startupz,
+                "/health": self.health,
+            }
+        return {
+            "/livez": self.livez_sync,
+            "/readyz": self.readyz_sync,
+            "/startupz": self.startupz_sync,
+            "/health": self.health_sync,
+        }
+
+    def _document(self, exchange: Exchange, report: HealthReport) -> Response:
         document = health_json(report, details=self.details_allowed(exchange), service=self.service)
         return Response.json(
             document, 200 if report.ok else 503, content_type=HEALTH_JSON, headers=[_NO_STORE]
         )
 
-    async def _probe(self, exchange: Exchange, kind: Kind) -> Response:
-        query = exchange.query_string
-        verbose, exclude = _query(query) if query else (False, ())
-        report = await self.registry.arun(kind, exclude)
+    def _probe(self, exchange: Exchange, report: HealthReport, verbose: bool) -> Response:
         if report.ok and not verbose:
             return Response(200, [("content-type", "text/plain; charset=utf-8"), _NO_STORE], b"ok")
         details = self.details_allowed(exchange)
@@ -81,6 +117,8 @@ class HealthEndpoints:
 
 
 def _query(query: str) -> tuple[bool, tuple[str, ...]]:
+    if not query:
+        return False, ()
     params = parse_qs(query, keep_blank_values=True)
     verbose_values = params.get("verbose")
     verbose = verbose_values is not None and (verbose_values[-1].lower() not in _FALSE)

@@ -45,6 +45,16 @@ def build_registry(config: HealthConfig, *, breakers: bool = True) -> HealthRegi
     return registry
 
 
+def _serves_asgi(pro: Professional) -> bool:
+    """Whether the app is served over ASGI (async handlers) rather than WSGI."""
+    from ..integrations import detect
+
+    try:
+        return detect(pro.app).server_kind != "wsgi"
+    except TypeError:
+        return True  # not an app we know: async handlers work under both drivers
+
+
 def install(pro: Professional) -> None:
     """Register the ``health`` component, mount the probe endpoints and hook draining."""
     config = pro.config.health
@@ -60,10 +70,8 @@ def install(pro: Professional) -> None:
             header=config.details_header,
             service={"serviceId": service.name, "version": service.version},
         )
-        pro.add_endpoint("/livez", endpoints.livez)
-        pro.add_endpoint("/readyz", endpoints.readyz)
-        pro.add_endpoint("/startupz", endpoints.startupz)
-        pro.add_endpoint("/health", endpoints.health)
+        for path, handler in endpoints.handlers(asynchronous=_serves_asgi(pro)).items():
+            pro.add_endpoint(path, handler)
     if config.event_loop_lag:
         lag = EventLoopLagCheck(
             warn_ms=config.event_loop_lag_warn_ms, fail_ms=config.event_loop_lag_fail_ms
