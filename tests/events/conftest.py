@@ -48,7 +48,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     t = make_target(request.param, tmp_path, request)
     yield t
     if t.kind == "postgres":
-        drop_pg_tables(t.url, t.prefix, ("proj_totals",))
+        drop_pg_tables(t.url, t.prefix, (f"{t.prefix}proj",))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._aggregate import Aggregate, applies
 from ._context import acting_as, current_actor, reset_actor, set_actor
 from ._protocol import Snapshot, StoreStats
+from ._projection import ProjectionHealth, ProjectionRunner
 from ._registry import (
     EventRegistry,
     UnknownEventType,
@@ -47,6 +48,8 @@ __all__ = [
     "Metadata",
     "NO_STREAM",
     "NewEvent",
+    "ProjectionHealth",
+    "ProjectionRunner",
     "RecordedEvent",
     "Repository",
     "STREAM_EXISTS",

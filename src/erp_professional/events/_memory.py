@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._core import AuditQuery, Batch, expectation_met, replayed
-from ._protocol import BatchHandler, Signal, SignalWaiter, Snapshot, StoreStats
+from ._protocol import (
+    BatchHandler,
+    LocalLeader,
+    Signal,
+    SignalWaiter,
+    Snapshot,
+    StoreStats,
+    local_lock,
+)
 from ._types import AppendResult, Metadata, RecordedEvent, WrongExpectedVersion
 
 
@@ -41,6 +49,7 @@ class MemoryBackend:
     """Events in process memory, shared by every store opened on the same ``memory://`` URL."""
 
     def __init__(self, url: str) -> None:
+        self._url = url
         self._d = _data_for(url)
         self.signal = self._d.signal
 
@@ -182,6 +191,13 @@ class MemoryBackend:
     def reset_checkpoint(self, name: str) -> None:
         with self._d.lock:
             self._d.checkpoints.pop(name, None)
+
+    def last_position(self) -> int:
+        with self._d.lock:
+            return len(self._d.events)
+
+    def leader(self, name: str) -> LocalLeader:
+        return LocalLeader(local_lock(f"{self._url}:{name}"))
 
     def close(self) -> None:
         return None

@@ -396,6 +396,10 @@ def reset_checkpoint_query(p: str, name: str) -> Query:
     return Query(f"DELETE FROM {p}checkpoints WHERE name = %s", (name,))
 
 
+def last_position_query(p: str) -> Query:
+    return Query(f"SELECT COALESCE(max(position), 0) FROM {p}events")
+
+
 def lock_key(p: str, name: str) -> Query:
     return Query("SELECT pg_try_advisory_lock(hashtext(%s))", (f"{p}projection:{name}",))
 

@@ -156,5 +156,41 @@ class PostgresBackend:
     def reset_checkpoint(self, name: str) -> None:
         self._fetch(plans.reset_checkpoint_query(self._p, name))
 
+    def last_position(self) -> int:
+        return int(self._fetch(plans.last_position_query(self._p))[0][0])
+
+    def leader(self, name: str) -> PgLeader:
+        return PgLeader(self._url, self._p, name)
+
     def close(self) -> None:
         return None
+
+
+class PgLeader:
+    """A session advisory lock on a dedicated connection; it dies with the connection."""
+
+    def __init__(self, url: str, prefix: str, name: str) -> None:
+        self._url = url
+        self._p = prefix
+        self._name = name
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def try_acquire(self) -> bool:
+        if self._conn is not None and not self._conn.closed:
+            return True
+        conn = psycopg.connect(conninfo(self._url), autocommit=True)
+        q = plans.lock_key(self._p, self._name)
+        row = conn.execute(q.sql, q.params).fetchone()
+        if row is None or not row[0]:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            if not conn.closed:
+                q = plans.unlock_key(self._p, self._name)
+                conn.execute(q.sql, q.params)
+                conn.close()

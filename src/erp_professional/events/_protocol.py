@@ -67,6 +67,8 @@ class Backend(Protocol):
     def checkpoint(self, name: str) -> int: ...
     def handle(self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler) -> None: ...
     def reset_checkpoint(self, name: str) -> None: ...
+    def last_position(self) -> int: ...
+    def leader(self, name: str) -> Leader: ...
     def close(self) -> None: ...
 
 
@@ -129,3 +131,40 @@ class SignalWaiter:
 
     def close(self) -> None:
         return None
+
+
+class Leader(Protocol):
+    """Exclusive right to run one projection: ``try_acquire`` never blocks."""
+
+    def try_acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class LocalLeader:
+    """A :class:`Leader` within one process."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    def try_acquire(self) -> bool:
+        if not self._held:
+            self._held = self._lock.acquire(blocking=False)
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_GUARD = threading.Lock()
+
+
+def local_lock(key: str) -> threading.Lock:
+    with _LOCAL_GUARD:
+        lock = _LOCAL_LOCKS.get(key)
+        if lock is None:
+            lock = _LOCAL_LOCKS[key] = threading.Lock()
+        return lock

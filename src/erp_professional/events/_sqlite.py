@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sqlite3
@@ -11,6 +12,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from erp_professional.connections import sqlite_connect, sqlite_path
 
@@ -23,7 +29,16 @@ from ._core import (
     replayed,
     to_micros,
 )
-from ._protocol import BatchHandler, Signal, SignalWaiter, Snapshot, StoreStats
+from ._protocol import (
+    BatchHandler,
+    Leader,
+    LocalLeader,
+    Signal,
+    SignalWaiter,
+    Snapshot,
+    StoreStats,
+    local_lock,
+)
 from ._types import AppendResult, RecordedEvent, WrongExpectedVersion
 
 _SIGNALS: dict[str, Signal] = {}
@@ -398,6 +413,20 @@ class SQLiteBackend:
                 (name,),
             )
 
+    def last_position(self) -> int:
+        with self._read_lock:
+            row = self._read.execute(
+                f"SELECT COALESCE(MAX(position), 0) FROM {self._p}events"
+            ).fetchone()
+        return int(row[0])
+
+    def leader(self, name: str) -> Leader:
+        key = f"{self._path}:{self._p}:{name}"
+        if self._path == ":memory:" or fcntl is None:
+            return LocalLeader(local_lock(key))
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return FileLeader(f"{self._path}.{digest}.lock")
+
     def close(self) -> None:
         with self._write_lock:
             if self._read is not self._write:
@@ -409,3 +438,29 @@ class _Retry(Exception):
     def __init__(self, results: list[AppendResult]) -> None:
         super().__init__("idempotent retry")
         self.results = results
+
+
+class FileLeader:
+    """A :class:`Leader` across processes: an exclusive ``flock`` on a file beside the DB."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
