@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ._aggregate import Aggregate, applies
 from ._context import acting_as, current_actor, reset_actor, set_actor
-from ._protocol import Snapshot, StoreStats
 from ._projection import ProjectionHealth, ProjectionRunner
+from ._protocol import Snapshot, StoreStats
 from ._registry import (
     EventRegistry,
     UnknownEventType,
