@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._async import AsyncFeatureFlags
 from ._engine import normalized_value
 from ._flags import ContextLike, FeatureFlags
 from ._hooks import AuditRecord, Exposure, FlagChange
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ._provider import FeatureFlagsProvider
 
 __all__ = [
+    "AsyncFeatureFlags",
     "AuditRecord",
     "Constraint",
     "ContextLike",
@@ -54,8 +56,8 @@ __all__ = [
     "Loaded",
     "MemoryStore",
     "Payload",
-    "Reason",
     "ReadOnlyStoreError",
+    "Reason",
     "RedisStore",
     "Segment",
     "State",

@@ -1,0 +1,116 @@
+"""``AsyncFeatureFlags``: the asyncio twin of :class:`FeatureFlags`.
+
+Evaluation is pure CPU and stays synchronous (no ``await`` needed to read a flag). The
+methods that talk to the store (``start``, ``refresh``, ``set_flag``, ``delete_flag``,
+``kill``, ``apply_unleash_events``, ``close``) are coroutines that run the blocking work in a
+worker thread, so the event loop never waits on Redis or the file system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar, overload
+
+from ._flags import ContextLike, FeatureFlags
+from ._hooks import AuditRecord, Exposure, FlagChange
+from ._model import Flag
+from ._types import EvaluationDetails, State, Variant
+
+__all__ = ["AsyncFeatureFlags"]
+
+T = TypeVar("T")
+
+
+class AsyncFeatureFlags:
+    """Wraps a :class:`FeatureFlags`; same method names, store I/O awaited."""
+
+    def __init__(self, flags: FeatureFlags | None = None, **options: Any) -> None:
+        self.sync = flags if flags is not None else FeatureFlags(**options)
+
+    # evaluation: synchronous, never blocks
+    def is_enabled(self, name: str, context: ContextLike = None, default: bool = False) -> bool:
+        return self.sync.is_enabled(name, context, default)
+
+    def get_variant(self, name: str, context: ContextLike = None) -> Variant:
+        return self.sync.get_variant(name, context)
+
+    @overload
+    def evaluate(self, name: str, context: ContextLike = None) -> EvaluationDetails[bool]: ...
+
+    @overload
+    def evaluate(self, name: str, context: ContextLike, default: T) -> EvaluationDetails[T]: ...
+
+    def evaluate(
+        self, name: str, context: ContextLike = None, default: object = False
+    ) -> EvaluationDetails[Any]:
+        return self.sync.evaluate(name, context, default)
+
+    @property
+    def state(self) -> State:
+        return self.sync.state
+
+    def get_flag(self, name: str) -> Flag | None:
+        return self.sync.get_flag(name)
+
+    def list_flags(self) -> list[Flag]:
+        return self.sync.list_flags()
+
+    def override(
+        self, name: str, value: bool | str | Variant = True, payload: object = None
+    ) -> AbstractContextManager[None]:
+        return self.sync.override(name, value, payload)
+
+    def on_change(self, callback: Callable[[FlagChange], None]) -> Callable[[], None]:
+        return self.sync.on_change(callback)
+
+    def on_audit(self, callback: Callable[[AuditRecord], None]) -> Callable[[], None]:
+        return self.sync.on_audit(callback)
+
+    def on_exposure(self, callback: Callable[[Exposure], None]) -> Callable[[], None]:
+        return self.sync.on_exposure(callback)
+
+    # store I/O: awaited
+    async def start(self, timeout: float | None = None) -> State:  # noqa: ASYNC109 - twin of start()
+        return await asyncio.to_thread(self.sync.start, timeout)
+
+    async def refresh(self) -> State:
+        return await asyncio.to_thread(self.sync.refresh)
+
+    async def set_flag(
+        self,
+        flag: Flag | str,
+        spec: Mapping[str, object] | None = None,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+    ) -> Flag:
+        return await asyncio.to_thread(
+            lambda: self.sync.set_flag(flag, spec, actor=actor, reason=reason)
+        )
+
+    async def delete_flag(self, name: str, *, actor: str | None = None, reason: str = "") -> bool:
+        return await asyncio.to_thread(
+            lambda: self.sync.delete_flag(name, actor=actor, reason=reason)
+        )
+
+    async def kill(self, name: str, *, actor: str | None = None, reason: str = "") -> Flag:
+        return await asyncio.to_thread(lambda: self.sync.kill(name, actor=actor, reason=reason))
+
+    async def apply_unleash_events(
+        self,
+        events: Iterable[Mapping[str, object]] | Mapping[str, object],
+        *,
+        actor: str | None = None,
+    ) -> int:
+        return await asyncio.to_thread(lambda: self.sync.apply_unleash_events(events, actor=actor))
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    async def __aenter__(self) -> AsyncFeatureFlags:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
