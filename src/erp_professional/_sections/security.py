@@ -313,11 +313,15 @@ class CorsConfig(Section):
         return self
 
 
-InjectionTarget = Literal["path", "query", "headers", "body"]
+InjectionTarget = Literal["path", "query", "headers"]
 
 
 def _default_targets() -> list[InjectionTarget]:
     return ["path", "query"]
+
+
+def _default_kinds() -> list[Literal["sql", "xss"]]:
+    return ["sql", "xss"]
 
 
 class InjectionConfig(Section):
@@ -326,7 +330,10 @@ class InjectionConfig(Section):
     enabled: bool = False
     mode: Literal["report", "block"] = "report"
     """``report`` logs and counts; ``block`` answers 400."""
+    kinds: list[Literal["sql", "xss"]] = Field(default_factory=lambda: _default_kinds())
     check: list[InjectionTarget] = Field(default_factory=lambda: _default_targets())
+    """What to scan: ``path``, ``query`` (names and values) and ``headers`` (all but
+    cookies and credentials). Bodies are not scanned: validate them in the app."""
     exempt: list[str] = Field(default_factory=list)
 
 

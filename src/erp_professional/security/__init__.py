@@ -17,6 +17,7 @@ from ._apikeys import (
     key_checksum_ok,
 )
 from ._body import BodyGuard, BodyLimits, BodyLimitsConcern, json_depth_exceeds
+from ._cors import CorsConcern
 from ._csp import HELMET_CSP, ContentSecurityPolicy, CspError, parse_directives
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens, csrf_token
 from ._headers import (
@@ -28,8 +29,10 @@ from ._headers import (
     SecurityHeaders,
     csp_nonce,
 )
+from ._injection import Finding, InjectionConcern, InjectionDetector, NoInjection, detect_injection
 from ._ratelimit import AsyncRateLimiter, Decision, LimitState, RateLimiter, parse_limits
 from ._routes import RoutePattern, RouteTable
+from ._sanitize import SafeHtml, SafeText, normalize_text, sanitize_html
 from ._throttle import (
     KeyFunc,
     RateLimitConcern,
@@ -53,20 +56,25 @@ __all__ = [
     "BodyLimits",
     "BodyLimitsConcern",
     "ContentSecurityPolicy",
+    "CorsConcern",
     "CspError",
     "CsrfConcern",
     "CsrfProtection",
     "CsrfTokens",
     "Decision",
+    "Finding",
     "HELMET_CSP",
     "HeaderPreset",
     "HeadersConcern",
+    "InjectionConcern",
+    "InjectionDetector",
     "KeyFunc",
     "KeyStore",
     "LEAKY_HEADERS",
     "LimitState",
     "MemoryKeyStore",
     "NewApiKey",
+    "NoInjection",
     "OWASP_CLEAR_SITE_DATA",
     "PRESETS",
     "RateLimitConcern",
@@ -76,21 +84,26 @@ __all__ = [
     "RouteLimit",
     "RoutePattern",
     "RouteTable",
+    "SafeHtml",
+    "SafeText",
     "SecurityHeaders",
     "SlowDown",
     "SqlKeyStore",
     "api_key",
     "csp_nonce",
     "csrf_token",
+    "detect_injection",
     "generate_key",
     "json_depth_exceeds",
     "key_by_api_key",
     "key_by_ip",
     "key_by_user",
     "key_checksum_ok",
+    "normalize_text",
     "open_store",
     "parse_directives",
     "parse_limits",
     "rate_limit",
     "require_api_key",
+    "sanitize_html",
 ]

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 from ._apikey_concern import ApiKeyConcern
 from ._apikeys import ApiKeys
 from ._body import BodyGuard, BodyLimits, BodyLimitsConcern
+from ._cors import CorsConcern
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens
 from ._headers import HeadersConcern, SecurityHeaders
+from ._injection import InjectionConcern, InjectionDetector
 from ._ratelimit import AsyncRateLimiter, RateLimiter
 from ._routes import RouteTable
 from ._throttle import RateLimitConcern, SlowDown
@@ -129,6 +131,28 @@ def install(pro: Professional) -> None:
     cfg = pro.config.security
     if not cfg.enabled:
         return
+    cors = cfg.cors
+    if cors.allow_origins:
+        pro.add_concern(
+            CorsConcern(
+                cors.allow_origins,
+                allow_credentials=cors.allow_credentials,
+                allow_methods=cors.allow_methods,
+                allow_headers=cors.allow_headers,
+                expose_headers=cors.expose_headers,
+                max_age=cors.max_age,
+            )
+        )
+    inj = cfg.injection
+    if inj.enabled:
+        pro.add_concern(
+            InjectionConcern(
+                InjectionDetector(inj.kinds),
+                mode=inj.mode,
+                targets=inj.check,
+                exempt=inj.exempt,
+            )
+        )
     if cfg.headers.preset != "off" or cfg.headers.strip_leaky or cfg.csp.enabled:
         pro.add_concern(HeadersConcern(build_headers(cfg)))
     if cfg.csrf.enabled:
