@@ -1,0 +1,174 @@
+"""Correct totals on /metrics when two worker processes serve the same app."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .test_metrics import value
+
+pytestmark = pytest.mark.slow
+
+APP = textwrap.dedent(
+    """
+    import os
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from erp_professional import integrate
+
+
+    async def pid(request):
+        return JSONResponse({"pid": os.getpid()})
+
+
+    app = Starlette(routes=[Route("/pid/{n}", pid)])
+    pro = integrate(
+        app,
+        observability__metrics__multiprocess_interval=0.2,
+        observability__logging__access_log=False,
+    )
+    """
+)
+
+WSGI_APP = textwrap.dedent(
+    """
+    import os
+
+    from flask import Flask
+
+    from erp_professional import integrate
+
+    app = Flask(__name__)
+
+
+    @app.get("/pid/<int:n>")
+    def pid(n):
+        return {"pid": os.getpid()}
+
+
+    pro = integrate(
+        app,
+        observability__metrics__multiprocess_interval=0.2,
+        observability__logging__access_log=False,
+    )
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())
+
+
+@pytest.fixture(params=["uvicorn", "gunicorn"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    kind = request.param
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    port = free_port()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    bindir = Path(sys.executable).parent
+    if kind == "uvicorn":
+        (tmp_path / "mp_app.py").write_text(APP)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "mp_app:app",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+    else:
+        (tmp_path / "mp_app.py").write_text(WSGI_APP)
+        command = [
+            str(bindir / "gunicorn"),
+            "mp_app:app",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get(base + "/pid/0")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    assert process.stderr is not None
+                    pytest.fail(f"{kind} did not start: {process.stderr.read().decode()[-2000:]}")
+                time.sleep(0.2)
+        yield base, metrics_dir, "/pid/{n}" if kind == "uvicorn" else "/pid/<int:n>"
+    finally:
+        process.send_signal(signal.SIGINT if kind == "uvicorn" else signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_two_workers_report_correct_totals(server: tuple[str, Path, str]) -> None:
+    base, metrics_dir, route = server
+    pids: set[int] = set()
+    sent = 1  # the readiness probe
+    while len(pids) < 2 and sent < 400:
+        pids.add(json.loads(get(f"{base}/pid/{sent}"))["pid"])
+        sent += 1
+    assert len(pids) == 2, "the two workers never both answered"
+    for _ in range(20):
+        get(f"{base}/pid/{sent}")
+        sent += 1
+
+    deadline = time.monotonic() + 15
+    total = -1.0
+    while time.monotonic() < deadline:
+        text = get(f"{base}/_pro/metrics").decode()
+        total = value(text, "http_server_request_duration_seconds_count", http_route=route)
+        if total == sent:
+            break
+        time.sleep(0.2)
+    assert total == sent
+    files = {p.name for p in metrics_dir.glob("erp-metrics-*.json")}
+    assert {f"erp-metrics-{pid}.json" for pid in pids} <= files
+    # Every worker's /metrics gives the same total (ask several times: both workers answer).
+    for _ in range(6):
+        text = get(f"{base}/_pro/metrics").decode()
+        assert value(text, "http_server_request_duration_seconds_count", http_route=route) == sent
