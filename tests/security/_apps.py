@@ -144,6 +144,7 @@ def asgi_call(
     body: bytes = b"",
     client: tuple[str, int] = ("203.0.113.7", 5000),
     scheme: str = "http",
+    query: str = "",
 ) -> Result:
     """One request through an ASGI app with full control of the scope (peer, scheme)."""
     import asyncio
@@ -157,7 +158,7 @@ def asgi_call(
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query.encode("latin-1"),
         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers or []],
         "client": client,
         "server": ("testserver", 80),
@@ -189,6 +190,7 @@ def wsgi_call(
     remote_addr: str = "203.0.113.7",
     scheme: str = "http",
     send_length: bool = True,
+    query: str = "",
 ) -> Result:
     """One request through a WSGI app with full control of the environ."""
     import io
@@ -197,7 +199,7 @@ def wsgi_call(
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
+        "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
