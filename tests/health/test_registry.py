@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from erp_professional.health import DRAIN_CHECK, CheckResult, HealthRegistry, Status
+from erp_professional.health import DRAIN_CHECK, KINDS, CheckResult, HealthRegistry, Status
 
 
 class FakeClock:
@@ -282,3 +282,37 @@ def test_status_changes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("WARNING", logger="erp_professional.health"):
         registry.run()
     assert "health check db: pass -> fail (check returned False)" in caplog.text
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    checks=st.lists(
+        st.tuples(st.sampled_from(list(Status)), st.booleans(), st.sampled_from(KINDS)),
+        max_size=6,
+    ),
+    draining=st.booleans(),
+    kind=st.sampled_from([*KINDS, None]),
+)
+def test_cached_status_agrees_with_a_full_run(
+    checks: list[tuple[Status, bool, str]], draining: bool, kind: str | None
+) -> None:
+    clock = FakeClock()
+    registry = HealthRegistry(clock=clock)
+    for i, (status, critical, check_kind) in enumerate(checks):
+        registry.register(
+            f"c{i}",
+            lambda status=status: CheckResult(status),
+            critical=critical,
+            kinds=(check_kind,),  # type: ignore[arg-type]
+        )
+    if draining:
+        registry.begin_drain()
+    selected = [c for c in registry.checks.values() if kind is None or kind in c.kinds]
+    before = registry.cached_status(kind)  # type: ignore[arg-type]
+    if selected and not (draining and kind in (None, "readiness")):
+        assert before is None
+    report = registry.run(kind)  # type: ignore[arg-type]
+    assert registry.cached_status(kind) is report.status  # type: ignore[arg-type]
+    clock.now += registry.cache_ttl + 1
+    if selected and not (draining and kind in (None, "readiness")):
+        assert registry.cached_status(kind) is None  # type: ignore[arg-type]

@@ -9,11 +9,13 @@ from urllib.parse import parse_qs
 from ..web import Exchange, Response
 from ._format import HEALTH_JSON, health_json, probe_text
 from ._registry import HealthRegistry, HealthReport
+from ._result import Status
 
 __all__ = ["HealthEndpoints"]
 
 Handler = Callable[[Exchange], Response | Awaitable[Response]]
 _NO_STORE = ("cache-control", "no-store")
+_OK = (Status.PASS, Status.WARN)
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
@@ -54,14 +56,20 @@ class HealthEndpoints:
 
     # Async handlers (ASGI; they also work under WSGI, where each call runs an event loop).
     async def livez(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("liveness") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, await self.registry.arun("liveness", exclude), verbose)
 
     async def readyz(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("readiness") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, await self.registry.arun("readiness", exclude), verbose)
 
     async def startupz(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("startup") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, await self.registry.arun("startup", exclude), verbose)
 
@@ -71,14 +79,20 @@ class HealthEndpoints:
 
     # Sync twins (WSGI): cached results are answered without starting an event loop.
     def livez_sync(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("liveness") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, self.registry.run("liveness", exclude), verbose)
 
     def readyz_sync(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("readiness") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, self.registry.run("readiness", exclude), verbose)
 
     def startupz_sync(self, exchange: Exchange) -> Response:
+        if not exchange.query_string and self.registry.cached_status("startup") in _OK:
+            return _ok()
         verbose, exclude = _query(exchange.query_string)
         return self._probe(exchange, self.registry.run("startup", exclude), verbose)
 
@@ -110,10 +124,14 @@ class HealthEndpoints:
 
     def _probe(self, exchange: Exchange, report: HealthReport, verbose: bool) -> Response:
         if report.ok and not verbose:
-            return Response(200, [("content-type", "text/plain; charset=utf-8"), _NO_STORE], b"ok")
+            return _ok()
         details = self.details_allowed(exchange)
         body = probe_text(report, verbose=verbose, details=details)
         return Response.text(body, 200 if report.ok else 503, headers=[_NO_STORE])
+
+
+def _ok() -> Response:
+    return Response(200, [("content-type", "text/plain; charset=utf-8"), _NO_STORE], b"ok")
 
 
 def _query(query: str) -> tuple[bool, tuple[str, ...]]:

@@ -228,6 +228,31 @@ class HealthRegistry:
         ordered = {c.name: results[c.name] for c in selected}
         return self._report(kind, exclude_set, selected, ordered)
 
+    def cached_status(self, kind: Kind | None) -> Status | None:
+        """The status of ``kind`` from fresh cached results alone; ``None`` when a check
+        must run. The cheap path of probes that want only the status code."""
+        checks = self._by_kind.get(kind)
+        if checks is None:
+            raise ValueError(f"unknown probe kind {kind!r}")
+        if self.draining and kind in (None, "readiness"):
+            return Status.FAIL
+        status = Status.PASS
+        if checks:
+            now = self._clock()
+            cache = self._cache
+            for check in checks:
+                hit = cache.get(check.name)
+                if hit is None or hit[0] <= now:
+                    return None
+                found = hit[1].status
+                if found is Status.FAIL:
+                    if check.critical:
+                        return Status.FAIL
+                    found = Status.WARN
+                if found is Status.WARN:
+                    status = Status.WARN
+        return status
+
     def _select(
         self, kind: Kind | None, exclude: Iterable[str]
     ) -> tuple[Kind | None, frozenset[str], tuple[Check, ...]]:
@@ -284,8 +309,8 @@ class HealthRegistry:
             status=worst(statuses),
             results=results,
             checks=checks,
-            excluded=tuple(sorted(n for n in exclude if n in known)),
-            unknown_excluded=tuple(sorted(n for n in exclude if n not in known)),
+            excluded=tuple(sorted(n for n in exclude if n in known)) if exclude else (),
+            unknown_excluded=tuple(sorted(n for n in exclude if n not in known)) if exclude else (),
             draining=draining,
             time=self._now(),
         )
