@@ -239,6 +239,10 @@ def test_typed_payloads() -> None:
     assert flags.evaluate("i", None, 0).value == 7
     assert flags.evaluate("j", None, {}).value == {"limits": [1, 2]}
     assert flags.evaluate("bad", None, {}).error_code is ErrorCode.PARSE_ERROR
+    plain = FeatureFlags.from_dict({"flags": {"p": {"variants": [{"name": "only"}]}}})
+    no_payload = plain.evaluate("p", None, 5)
+    assert (no_payload.value, no_payload.reason, no_payload.variant) == (5, Reason.DEFAULT, "only")
+    assert plain.evaluate("p", None, "").value == "only"
     assert flags.get_variant("j").payload is not None
 
 

@@ -88,3 +88,50 @@ def test_a_bad_event_changes_nothing(event: object, field: str) -> None:
         )
     assert info.value.field == field
     assert flags.is_enabled("keep")
+
+
+def test_unleash_documents_with_nulls_and_extra_keys() -> None:
+    flags = FeatureFlags.from_unleash(
+        {
+            "version": 2,
+            "query": {"environment": "production"},
+            "meta": {"revisionId": 7},
+            "features": [
+                {
+                    "name": "a",
+                    "type": "kill-switch",
+                    "project": "default",
+                    "stale": False,
+                    "enabled": True,
+                    "description": None,
+                    "impressionData": None,
+                    "variants": None,
+                    "dependencies": None,
+                    "strategies": [
+                        {
+                            "id": "5f1a",
+                            "name": "default",
+                            "title": None,
+                            "disabled": None,
+                            "parameters": None,
+                            "constraints": [
+                                {
+                                    "contextName": "x",
+                                    "operator": "IN",
+                                    "values": [1, 2],
+                                    "inverted": None,
+                                    "caseInsensitive": None,
+                                }
+                            ],
+                            "segments": None,
+                            "variants": None,
+                        }
+                    ],
+                }
+            ],
+            "segments": None,
+        }
+    )
+    assert flags.is_enabled("a", {"x": "1"})
+    assert flags.is_enabled("a", {"properties": {"x": 2}})
+    assert not flags.is_enabled("a", {"x": "3"})

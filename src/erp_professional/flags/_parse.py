@@ -106,7 +106,7 @@ def _constraint(data: object, path: str, strict: bool) -> Constraint:
         _text(v, f"{path}.values[{i}]") for i, v in enumerate(_list(raw.get("values"), path))
     )
     value = raw.get("value")
-    inverted = raw.get("inverted", False)
+    inverted = raw.get("inverted") or False
     insensitive = _pick(raw, "caseInsensitive", "case_insensitive") or False
     return Constraint(
         context_name=_text(name, path + ".contextName"),
@@ -195,7 +195,7 @@ def _strategy(data: object, path: str, strict: bool) -> Strategy:
         constraints=_constraints(raw.get("constraints"), path + ".constraints", strict),
         segments=_segment_ids(raw.get("segments"), path + ".segments"),
         variants=_variants(raw.get("variants"), path + ".variants"),
-        disabled=_bool(raw.get("disabled", False), path + ".disabled"),
+        disabled=_bool(raw.get("disabled") or False, path + ".disabled"),
     )
 
 

@@ -44,7 +44,7 @@ def typed_details(
     if payload is None:
         if isinstance(default, str):
             return EvaluationDetails(name, variant.name, shown, reason, None, None, rule)
-        return _mismatch(name, default, variant, "the variant has no payload")
+        return EvaluationDetails(name, default, shown, Reason.DEFAULT, None, None, rule)
     try:
         value = payload.parsed()
     except ValueError as err:
