@@ -8,7 +8,7 @@ Every configuration serves the same Starlette app (one fresh instance each, buil
 * ``foundation``: ``integrate(app)`` with every capability section that has an ``enabled``
   switch turned off, leaving the request-id concern and the error boundary;
 * ``full``: ``integrate(app)`` with the default configuration (every capability that
-  exists, with rate limits raised so that nothing is rejected);
+  exists) plus a default rate limit that nothing reaches, as the anchor stack has;
 * ``anchor``: what users assemble today from the usual libraries: OpenTelemetry's ASGI
   middleware (SDK tracer provider, batch processor, discarding exporter), Sentry's ASGI
   middleware (discarding transport, tracing off), a prometheus_client request histogram
@@ -95,26 +95,58 @@ def _existing(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-# Settings that would make the full configuration reject benchmark traffic; applied only
-# once the capability that owns them exists.
+# The anchor stack rate-limits every request (slowapi, a limit nothing reaches); the full
+# configuration gets the same, once the capability that owns the setting exists. Without
+# it ours has no default limit and would skip the rate-limit concern the anchor pays for.
 FULL_OVERRIDES: dict[str, Any] = {"security__rate_limit__default": HIGH_LIMIT}
 
 
-def build_ours(full: bool) -> Built:
+def foundation_overrides() -> dict[str, Any]:
+    """Every section with an ``enabled`` switch turned off."""
+    return {f"{name}__enabled": False for name in switchable_sections()}
+
+
+def build_ours(name: str, overrides: Mapping[str, Any]) -> Built:
+    """``integrate()`` a fresh benchmark app with ``overrides``; notes list its concerns."""
     from erp_professional import integrate
 
     app = starlette_app()
-    if full:
-        overrides = _existing(FULL_OVERRIDES)
-        notes = [f"override {k}={v}" for k, v in overrides.items()]
-    else:
-        sections = switchable_sections()
-        overrides = {f"{name}__enabled": False for name in sections}
-        notes = [f"disabled sections: {', '.join(sections)}"]
     pro = integrate(app, **overrides)
     concerns = ", ".join(c.name for c in pro.pipeline.concerns)
-    notes.append(f"concerns: {concerns}")
-    return Built("full" if full else "foundation", app, notes=notes)
+    return Built(name, app, notes=[f"concerns: {concerns}"])
+
+
+def breakdown_variants() -> dict[str, dict[str, Any]]:
+    """One configuration per capability (foundation + that section) and per sub-switch.
+
+    ``observability`` is the section alone; ``observability.tracing`` is the section with
+    its other default-on sub-sections switched off; ``security+rate_limit__default`` adds
+    the full configuration's override to the section. New capabilities appear by themselves.
+    """
+    from erp_professional.config import ProfessionalConfig
+
+    base = foundation_overrides()
+    defaults = ProfessionalConfig()
+    variants: dict[str, dict[str, Any]] = {}
+    for section in switchable_sections():
+        if not getattr(defaults, section).enabled:
+            continue
+        on = {**base, f"{section}__enabled": True}
+        variants[section] = on
+        model = getattr(defaults, section)
+        subs = [
+            sub
+            for sub in type(model).model_fields
+            if getattr(getattr(model, sub), "enabled", None) is True
+        ]
+        if len(subs) > 1:
+            for sub in subs:
+                others = {f"{section}__{o}__enabled": False for o in subs if o != sub}
+                variants[f"{section}.{sub}"] = {**on, **others}
+        for key, value in _existing(FULL_OVERRIDES).items():
+            if key.startswith(section + "__"):
+                variants[f"{section}+{key[len(section) + 2 :]}"] = {**on, key: value}
+    return variants
 
 
 # -- anchor stack ----------------------------------------------------------------------------
@@ -246,9 +278,14 @@ def build(name: str) -> Built:
     if name == "bare":
         return Built("bare", starlette_app())
     if name == "foundation":
-        return build_ours(full=False)
+        built = build_ours(name, foundation_overrides())
+        built.notes.insert(0, f"disabled sections: {', '.join(switchable_sections())}")
+        return built
     if name == "full":
-        return build_ours(full=True)
+        overrides = _existing(FULL_OVERRIDES)
+        built = build_ours(name, overrides)
+        built.notes[:0] = [f"default config, {k}={v}" for k, v in overrides.items()]
+        return built
     if name == "anchor":
         return build_anchor()
     raise ValueError(f"unknown configuration {name!r}: expected one of {', '.join(CONFIGS)}")

@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +32,7 @@ from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _apps import CONFIGS, ENV_VAR, Built, build
+from _apps import CONFIGS, ENV_VAR, Built, breakdown_variants, build, build_ours
 from _common import (
     UvicornServer,
     WrkResult,
@@ -123,43 +125,114 @@ def quiet(logger_name: str) -> contextlib.AbstractContextManager[None]:
     return manager()
 
 
-async def in_process(requests: int, repeats: int, chunks: int) -> dict[str, list[float]]:
-    """Median-ready µs/request per configuration, one value per repeat.
+async def measure(
+    built: Mapping[str, Built], counts: Mapping[str, int], repeats: int, chunks: int
+) -> dict[str, list[float]]:
+    """µs/request per configuration, one value per repeat (take medians).
 
-    Each repeat interleaves ``chunks`` slices of every configuration so that a burst of
-    load on the machine falls on all of them alike. The anchor stack, ~40 times slower,
-    runs a tenth of the requests (its per-request figure is just as exact).
+    Each repeat interleaves ``chunks`` slices of every configuration, rotating the order,
+    so that a burst of load on the machine falls on all of them alike. Every timed
+    request must answer 200. The apps' lifespans must be running.
+    """
+    names = list(built)
+    template = http_scope(PATH, headers=CLIENT_HEADERS)
+    for name in names:  # warm caches and lazy set-up
+        await drive_asgi(built[name].app, template, max(100, counts[name] // 10))
+    per_request: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        elapsed = dict.fromkeys(names, 0.0)
+        for chunk in range(chunks):
+            shift = (round_ + chunk) % len(names)
+            for name in names[shift:] + names[:shift]:
+                n = counts[name] // chunks
+                seconds, statuses = await drive_asgi(built[name].app, template, n)
+                check(statuses == {200: n}, f"{name}: statuses {dict(statuses)} in a timed run")
+                elapsed[name] += seconds
+        for name in names:
+            per_request[name].append(elapsed[name] / (counts[name] // chunks * chunks) * 1e6)
+    return per_request
+
+
+async def in_process(requests: int, repeats: int, chunks: int) -> dict[str, list[float]]:
+    """The four configurations: sanity checks, then :func:`measure`.
+
+    The anchor stack, ~40 times slower, runs a tenth of the requests (its per-request
+    figure is just as exact and the run stays short).
     """
     built = {name: build(name) for name in CONFIGS}
     for b in built.values():
         for note in b.notes:
             info(f"{b.name}: {note}")
-    template = http_scope(PATH, headers=CLIENT_HEADERS)
     counts = {name: max(chunks, requests // (10 if name == "anchor" else 1)) for name in CONFIGS}
-    per_request: dict[str, list[float]] = {name: [] for name in CONFIGS}
     async with contextlib.AsyncExitStack() as stack:
         for b in built.values():
             await stack.enter_async_context(asgi_lifespan(b.app))
         with quiet("erp_professional"):
             await sanity_in_process(built)
-        for b in built.values():  # warm caches and lazy set-up
-            await drive_asgi(b.app, template, max(100, counts[b.name] // 10))
-        for round_ in range(repeats):
-            elapsed = dict.fromkeys(CONFIGS, 0.0)
-            for chunk in range(chunks):
-                shift = (round_ + chunk) % len(CONFIGS)
-                for name in CONFIGS[shift:] + CONFIGS[:shift]:
-                    n = counts[name] // chunks
-                    seconds, statuses = await drive_asgi(built[name].app, template, n)
-                    check(
-                        statuses == {200: n},
-                        f"{name}: statuses {dict(statuses)} during the timed run",
-                    )
-                    elapsed[name] += seconds
-            for name in CONFIGS:
-                per_request[name].append(elapsed[name] / (counts[name] // chunks * chunks) * 1e6)
+        per_request = await measure(built, counts, repeats, chunks)
         check_anchor_probes(built["anchor"])
     return per_request
+
+
+async def measure_variant(name: str, requests: int, repeats: int, chunks: int) -> str:
+    """Time one breakdown variant against bare and the foundation; a JSON result line."""
+    overrides = breakdown_variants()[name]
+    built = {
+        "bare": build("bare"),
+        "foundation": build("foundation"),
+        name: build_ours(name, overrides),
+    }
+    counts = dict.fromkeys(built, max(chunks, requests // 10))
+    async with contextlib.AsyncExitStack() as stack:
+        for b in built.values():
+            await stack.enter_async_context(asgi_lifespan(b.app))
+        per_request = await measure(built, counts, repeats, chunks)
+    bare = per_request["bare"]
+    return json.dumps(
+        {
+            "name": name,
+            "added": paired_median_delta(per_request[name], bare),
+            "foundation": paired_median_delta(per_request["foundation"], bare),
+            "concerns": built[name].notes[-1],
+        }
+    )
+
+
+def breakdown(requests: int, repeats: int, chunks: int) -> None:
+    """What each capability (and sub-switch) adds on its own, each in a fresh process.
+
+    A fresh process per variant keeps process-wide set-up (logging sinks, tracer and
+    meter providers) of one variant out of the others.
+    """
+    n = max(chunks, requests // 10)
+    info("breakdown: each variant = foundation + one section, in its own process, paired")
+    info(f"with bare; {repeats} repeats of {n} requests, medians of the added us/request")
+    for name in breakdown_variants():
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--variant",
+                name,
+                "--requests",
+                str(requests),
+                "--repeats",
+                str(repeats),
+                "--chunks",
+                str(chunks),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SanityError(f"breakdown {name} failed:\n{done.stdout}\n{done.stderr}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        info(
+            f"  {name:<30} {result['added']:8.2f} us/request "
+            f"(foundation alone {result['foundation']:.2f})  {result['concerns']}"
+        )
 
 
 def report_in_process(per_request: dict[str, list[float]], requests: int, repeats: int) -> None:
@@ -286,6 +359,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="few requests/repeats (smoke run)")
     parser.add_argument("--no-server", action="store_true", help="skip the uvicorn + wrk part")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time what each capability of ours adds on its own (in-process)",
+    )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # one breakdown process
     parser.add_argument("--repeats", type=int, help="in-process repeats (default 7, quick 3)")
     parser.add_argument("--requests", type=int, help="requests per in-process repeat")
     parser.add_argument(
@@ -317,6 +396,17 @@ def _count_lines(handle: IO[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    if args.variant:
+        with tempfile.TemporaryFile("w+") as log, contextlib.redirect_stderr(log):
+            line = asyncio.run(
+                measure_variant(args.variant, args.requests, args.repeats, args.chunks)
+            )
+        print(line, flush=True)
+        return 0
+    info(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     # Logs written during the in-process part (ours writes an access log line per request
     # to stderr by default) go to a file, as a service's logs would, not to the terminal.
     with tempfile.TemporaryFile("w+") as log, contextlib.redirect_stderr(log):
@@ -324,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = log.tell() and _count_lines(log)
     info(f"in-process part wrote {lines} log lines to a file (stderr during the run)")
     report_in_process(per_request, args.requests, args.repeats)
+    if args.breakdown:
+        breakdown(args.requests, args.repeats, args.chunks)
     if args.no_server:
         info("server part skipped (--no-server)")
     elif shutil.which("wrk") is None:
@@ -332,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         report_server(
             server_runs(args.duration, args.server_repeats, args.threads, args.connections)
         )
-    info(f"done in {time.perf_counter() - started:.0f}s")
+    info(
+        f"done in {time.perf_counter() - started:.0f}s, "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
+    )
     return 0
 
 
