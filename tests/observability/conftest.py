@@ -66,7 +66,7 @@ def spans() -> Iterator[Spans]:
     recorder = Spans()
     recorder.clear()
     yield recorder
-    recorder.clear()
+    setup_tracing(TracingConfig(exporter="memory"))  # a fresh, empty exporter
 
 
 class Logs:

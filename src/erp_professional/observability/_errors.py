@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any, Literal
 
 import sentry_sdk
+from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.types import Event, Hint
 
@@ -30,7 +31,10 @@ __all__ = ["SentryReporter", "capture_exception", "capture_message", "setup_sent
 log = logging.getLogger("erp_professional.observability")
 
 _MARK = "__erp_professional_sentry__"
-_OWN_LOGGERS = ("erp_professional.observability", "erp_professional.access")
+#: loguru record names of lines this package writes: the access log (its 5xx line is not
+#: the error report: the reporter sends that once) and stdlib records re-emitted by the
+#: interception handler (sentry's logging integration already reports the original record).
+_OWN_LOGGERS = ("erp_professional.observability._access", "erp_professional.observability._logging")
 _ours: ContextVar[bool] = ContextVar("erp_professional_sentry_capture", default=False)
 _processor_installed = False
 _redactor = Redactor()
@@ -47,10 +51,8 @@ def _event_processor(event: Event, hint: Hint) -> Event | None:
     """Tags every event with the request's ids; drops a second event for one exception."""
     exc_info = hint.get("exc_info") if hint else None
     exc = exc_info[1] if exc_info else None
-    if exc is None and str(event.get("logger", "")).startswith(_OWN_LOGGERS):
-        # Our own log lines (the access log's 5xx line, ...) are not error reports: the
-        # error itself is reported once by the reporter.
-        return None
+    if not _ours.get() and event.get("logger") in _OWN_LOGGERS:
+        return None  # see _install_processor
     if exc is not None:
         if _ours.get():
             _mark(exc)
@@ -79,6 +81,8 @@ def _install_processor() -> None:
     global _processor_installed
     if not _processor_installed:
         sentry_sdk.scope.add_global_event_processor(_event_processor)
+        for name in _OWN_LOGGERS:
+            ignore_logger(name)
         _processor_installed = True
 
 
@@ -99,6 +103,19 @@ def _scrub_text(event: Event, hint: Hint) -> Event:
         for frame in (exc.get("stacktrace") or {}).get("frames") or ():
             if isinstance(frame.get("vars"), dict):
                 frame["vars"] = _scrub_vars(frame["vars"], redactor)
+            for key in ("pre_context", "post_context"):
+                if isinstance(frame.get(key), list):
+                    frame[key] = [redactor.text(str(line)) for line in frame[key]]
+            if isinstance(frame.get("context_line"), str):
+                frame["context_line"] = redactor.text(frame["context_line"])
+    breadcrumbs: Any = event.get("breadcrumbs")
+    values = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
+    for crumb in values if isinstance(values, list) else ():
+        if isinstance(crumb, dict):
+            if isinstance(crumb.get("message"), str):
+                crumb["message"] = redactor.text(crumb["message"])
+            if isinstance(crumb.get("data"), dict):
+                crumb["data"] = redactor.mapping(crumb["data"])
     request: Any = event.get("request")
     if isinstance(request, dict):
         for key in ("headers", "cookies", "data", "env"):
@@ -188,13 +205,15 @@ def setup_sentry(
         event = _scrub_text(event, hint)
         return user_before_send(event, hint) if user_before_send is not None else event
 
+    if send_default_pii:
+        # Only when asked for: sentry-sdk's default (unset) already means "no PII".
+        options["send_default_pii"] = True
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         release=release,
         sample_rate=sample_rate,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=send_default_pii,
         event_scrubber=EventScrubber(
             denylist=denylist, recursive=True, send_default_pii=send_default_pii
         ),
