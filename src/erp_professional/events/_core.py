@@ -7,8 +7,8 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, cast
 
 from ._context import Ambient
 from ._types import (
@@ -33,6 +33,18 @@ COLUMNS = (
 )
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,30}")
 Clock = Callable[[], datetime]
+_ENCODER = json.JSONEncoder(allow_nan=False)
+_EMPTY_META = Metadata()
+_SAFE = uuid.SafeUUID.unknown
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def uuid_from_text(text: str) -> uuid.UUID:
+    """Parse a canonical UUID string (as stored) without the generic parser's overhead."""
+    value = object.__new__(uuid.UUID)
+    object.__setattr__(value, "int", int(text.replace("-", ""), 16))
+    object.__setattr__(value, "is_safe", _SAFE)
+    return value
 
 
 def utc_now() -> datetime:
@@ -71,16 +83,21 @@ def check_expected(expected: object) -> Expected:
     )
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _check_json(value: object, path: str) -> None:
-    if isinstance(value, dict):
+    if type(value) is dict:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise TypeError(f"event data key {path}{key!r} must be a string")
-            if not isinstance(item, str | int | float | bool) and item is not None:
+            if type(item) not in _SCALARS:
                 _check_json(item, f"{path}{key}.")
+    elif isinstance(value, dict):
+        _check_json(dict(value), path)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            if not isinstance(item, str | int | float | bool) and item is not None:
+            if type(item) not in _SCALARS:
                 _check_json(item, f"{path}{index}.")
     elif not isinstance(value, str | int | float | bool) and value is not None:
         raise TypeError(
@@ -92,15 +109,15 @@ def encode_data(data: object) -> str:
     """JSON text of event data; a clear error for anything that would not round-trip."""
     if not isinstance(data, Mapping):
         raise TypeError(f"event data must be a mapping, got {type(data).__name__}")
-    _check_json(dict(data), "")
+    plain = data if type(data) is dict else dict(data)
+    _check_json(plain, "")
     try:
-        return json.dumps(data if isinstance(data, dict) else dict(data), allow_nan=False)
+        return _ENCODER.encode(plain)
     except ValueError as exc:
         raise ValueError(f"event data is not valid JSON: {exc}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """One event ready for storage (version and position are assigned by the backend)."""
 
     id: uuid.UUID
@@ -113,6 +130,7 @@ class Prepared:
     schema_version: int
     headers: str
     recorded_at: datetime
+    recorded_micros: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +147,7 @@ def prepare(appends: Sequence[StreamAppend], ambient: Ambient, now: datetime) ->
     seen_streams: set[str] = set()
     seen_ids: set[uuid.UUID] = set()
     batches: list[Batch] = []
+    micros = to_micros(now)
     for item in appends:
         stream_id = check_name("stream id", item.stream_id)
         if stream_id in seen_streams:
@@ -142,33 +161,37 @@ def prepare(appends: Sequence[StreamAppend], ambient: Ambient, now: datetime) ->
             if event.id in seen_ids:
                 raise ValueError(f"event id {event.id} appears twice in one append")
             seen_ids.add(event.id)
-            prepared.append(_prepare_event(event, ambient, now))
+            prepared.append(_prepare_event(event, ambient, now, micros))
         batches.append(Batch(stream_id, expected, tuple(prepared)))
     return batches
 
 
-def _prepare_event(event: NewEvent, ambient: Ambient, now: datetime) -> Prepared:
+def _prepare_event(event: NewEvent, ambient: Ambient, now: datetime, micros: int) -> Prepared:
     meta = event.metadata
     if meta is None:
-        meta = Metadata()
+        meta = _EMPTY_META
     elif not isinstance(meta, Metadata):
         if not isinstance(meta, Mapping):
             raise TypeError("event metadata must be a Metadata or a mapping")
         meta = Metadata.from_mapping(meta)
-    headers = dict(meta.headers)
-    if ambient.trace_id is not None:
-        headers.setdefault("trace_id", ambient.trace_id)
+    if ambient.trace_id is not None and "trace_id" not in meta.headers:
+        headers = _ENCODER.encode({**meta.headers, "trace_id": ambient.trace_id})
+    elif meta.headers:
+        headers = _ENCODER.encode(dict(meta.headers))
+    else:
+        headers = "{}"
     return Prepared(
-        id=event.id,
-        type=check_name("event type", event.type),
-        data=encode_data(event.data),
-        correlation_id=meta.correlation_id if meta.correlation_id else ambient.correlation_id,
-        causation_id=meta.causation_id,
-        actor=meta.actor if meta.actor is not None else ambient.actor,
-        tenant=meta.tenant,
-        schema_version=meta.schema_version,
-        headers=json.dumps(headers) if headers else "{}",
-        recorded_at=now,
+        event.id,
+        check_name("event type", event.type),
+        encode_data(event.data),
+        meta.correlation_id if meta.correlation_id else ambient.correlation_id,
+        meta.causation_id,
+        meta.actor if meta.actor is not None else ambient.actor,
+        meta.tenant,
+        meta.schema_version,
+        headers,
+        now,
+        micros,
     )
 
 
@@ -225,36 +248,63 @@ def decode_time(value: object) -> datetime:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, int):
-        return datetime.fromtimestamp(value / 1_000_000, UTC)
+        return _EPOCH + timedelta(microseconds=value)
     raise TypeError(f"unexpected recorded_at value {value!r}")
 
 
 def to_micros(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
+    """Stored rows (in :data:`COLUMNS` order) as :class:`RecordedEvent` objects."""
+    out = []
+    last_time: object = None
+    moment = _EPOCH
+    loads = json.loads
+    for row in rows:
+        raw_id, headers, when = row[0], row[11], row[12]
+        if when != last_time:
+            moment = decode_time(when)
+            last_time = when
+        if (
+            row[6] is None
+            and row[7] is None
+            and row[8] is None
+            and row[9] is None
+            and row[10] == 1
+            and (headers == "{}" or headers == {})
+        ):
+            meta = _EMPTY_META
+        else:
+            meta = Metadata(
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+                loads(headers) if isinstance(headers, str) else dict(headers),
+            )
+        data = row[5]
+        out.append(
+            RecordedEvent(
+                raw_id if isinstance(raw_id, uuid.UUID) else uuid_from_text(raw_id),
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                cast("dict[str, Any]", loads(data) if isinstance(data, str) else data),
+                meta,
+                moment,
+            )
+        )
+    return out
+
+
 def decode_row(row: Sequence[Any]) -> RecordedEvent:
-    """A stored row (in :data:`COLUMNS` order) as a :class:`RecordedEvent`."""
-    raw_id = row[0]
-    headers = row[11]
-    return RecordedEvent(
-        id=raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(raw_id),
-        stream_id=row[1],
-        version=row[2],
-        position=row[3],
-        type=row[4],
-        data=cast("dict[str, Any]", json.loads(row[5]) if isinstance(row[5], str) else row[5]),
-        metadata=Metadata(
-            correlation_id=row[6],
-            causation_id=row[7],
-            actor=row[8],
-            tenant=row[9],
-            schema_version=row[10],
-            headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
-        ),
-        recorded_at=decode_time(row[12]),
-    )
+    """One stored row as a :class:`RecordedEvent`."""
+    return decode_rows([row])[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from erp_professional.connections import MissingDependencyError, postgres_pool
 
 from . import _pg_plans as plans
-from ._core import AuditQuery, Batch, decode_row
+from ._core import AuditQuery, Batch, decode_rows
 from ._protocol import BatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
@@ -107,16 +107,16 @@ class PostgresBackend:
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> list[RecordedEvent]:
         query = plans.read_stream_query(self._p, stream_id, from_version, backwards, limit)
-        return [decode_row(r) for r in self._fetch(query)]
+        return decode_rows(self._fetch(query))
 
     def read_all(
         self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
     ) -> tuple[list[RecordedEvent], int]:
         rows, horizon = self._run(plans.read_all_plan(self._p, after, limit, types, prefix))
-        return [decode_row(r) for r in rows], int(horizon)
+        return decode_rows(rows), int(horizon)
 
     def audit(self, query: AuditQuery) -> list[RecordedEvent]:
-        return [decode_row(r) for r in self._fetch(plans.audit_query(self._p, query))]
+        return decode_rows(self._fetch(plans.audit_query(self._p, query)))
 
     def stream_version(self, stream_id: str) -> int:
         rows = self._fetch(plans.stream_version_query(self._p, stream_id))

@@ -24,7 +24,7 @@ from ._core import (
     COLUMNS,
     AuditQuery,
     Batch,
-    decode_row,
+    decode_rows,
     expectation_met,
     replayed,
     to_micros,
@@ -214,7 +214,7 @@ class SQLiteBackend:
                         e.tenant,
                         e.schema_version,
                         e.headers,
-                        to_micros(e.recorded_at),
+                        e.recorded_micros,
                     )
                 )
             results.append(AppendResult(b.stream_id, version, tuple(positions)))
@@ -240,7 +240,7 @@ class SQLiteBackend:
     # -- reads ----------------------------------------------------------------------------
     def _select(self, sql: str, params: Iterable[object]) -> list[RecordedEvent]:
         with self._read_lock:
-            return [decode_row(r) for r in self._read.execute(sql, tuple(params))]
+            return decode_rows(self._read.execute(sql, tuple(params)).fetchall())
 
     def read_stream(
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
@@ -286,7 +286,7 @@ class SQLiteBackend:
                 ).fetchone()[0]
             finally:
                 conn.execute("COMMIT")
-        return [decode_row(r) for r in rows], horizon
+        return decode_rows(rows), horizon
 
     def audit(self, query: AuditQuery) -> list[RecordedEvent]:
         clauses: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,20 @@ def _header_value(key: object, value: object) -> str:
     raise TypeError(f"metadata header {key!r} must be a string or a number, got {value!r}")
 
 
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+_SAFE = uuid.SafeUUID.unknown
+
+
+def new_event_id() -> uuid.UUID:
+    """A random (version 4) UUID, built without the generic constructor's overhead."""
+    value = object.__new__(uuid.UUID)
+    number = int.from_bytes(os.urandom(16)) & _V4_CLEAR | _V4_SET
+    object.__setattr__(value, "int", number)
+    object.__setattr__(value, "is_safe", _SAFE)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event to append: ``type``, JSON ``data``, optional metadata and UUID ``id``.
@@ -124,7 +139,7 @@ class NewEvent:
     type: str
     data: Mapping[str, object] = field(default_factory=dict)
     metadata: Metadata | Mapping[str, object] | None = None
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = field(default_factory=lambda: new_event_id())
 
     def __post_init__(self) -> None:
         raw: object = self.id

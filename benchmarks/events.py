@@ -1,0 +1,264 @@
+"""Event store benchmark: erp_professional.events vs eventsourcing 9.5, same backends, one run.
+
+    .venv/bin/python benchmarks/events.py            # 5 repeats, medians
+    .venv/bin/python benchmarks/events.py --quick    # 3 repeats, smaller counts
+
+Both sides write one JSON payload of the same size per event and read back through their
+global order (our ``read_all``; eventsourcing's ``select_notifications``). eventsourcing
+is driven at its recorder level (the fastest path it offers, no aggregate overhead); ours
+through the public ``EventStore`` (validation, metadata columns, idempotency included).
+PostgreSQL figures need ERP_PRO_TEST_POSTGRES_URL (default postgres@127.0.0.1/test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from erp_professional.events import EventStore, NewEvent  # noqa: E402
+
+PG_URL = os.environ.get("ERP_PRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PAYLOAD = {"sku": "WIDGET-42", "quantity": 3, "unit_price": "9.50", "note": "x" * 40}
+TOPIC = "bench:LineAdded"
+
+
+# -- eventsourcing side ------------------------------------------------------------------
+def es_sqlite(path: str) -> Any:
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    recorder = SQLiteApplicationRecorder(SQLiteDatastore(path), events_table_name="es_events")
+    recorder.create_table()
+    return recorder
+
+
+def es_postgres(table: str, pool_size: int = 1) -> Any:
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    parts = urlsplit(PG_URL)
+    datastore = PostgresDatastore(
+        dbname=parts.path.lstrip("/"),
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or "",
+        pool_size=pool_size,
+    )
+    recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
+    recorder.create_table()
+    return recorder
+
+
+def es_events(stream: uuid.UUID, first_version: int, count: int) -> list[Any]:
+    from eventsourcing.persistence import StoredEvent
+
+    # Serialised per event, as an application's mapper does before recording.
+    return [
+        StoredEvent(stream, first_version + i, TOPIC, json.dumps(PAYLOAD).encode())
+        for i in range(count)
+    ]
+
+
+def es_single(recorder: Any, n: int, streams: int = 50) -> float:
+    ids = [uuid.uuid4() for _ in range(streams)]
+    versions = [0] * streams
+    start = time.perf_counter()
+    for i in range(n):
+        k = i % streams
+        versions[k] += 1
+        recorder.insert_events(es_events(ids[k], versions[k], 1))
+    return n / (time.perf_counter() - start)
+
+
+def es_batches(recorder: Any, batches: int, size: int) -> float:
+    start = time.perf_counter()
+    for _ in range(batches):
+        recorder.insert_events(es_events(uuid.uuid4(), 1, size))
+    return batches * size / (time.perf_counter() - start)
+
+
+def es_read(recorder: Any, page: int = 1000) -> float:
+    start = time.perf_counter()
+    total = 0
+    position = 1
+    while True:
+        rows = recorder.select_notifications(position, page)
+        if not rows:
+            break
+        for row in rows:
+            json.loads(row.state)
+        total += len(rows)
+        position = rows[-1].id + 1
+    return total / (time.perf_counter() - start)
+
+
+# -- our side ----------------------------------------------------------------------------
+def ours_single(store: EventStore, n: int, streams: int = 50) -> float:
+    ids = [f"bench-{uuid.uuid4().hex}" for _ in range(streams)]
+    versions = [0] * streams
+    start = time.perf_counter()
+    for i in range(n):
+        k = i % streams
+        store.append(ids[k], [NewEvent("LineAdded", PAYLOAD)], versions[k])
+        versions[k] += 1
+    return n / (time.perf_counter() - start)
+
+
+def ours_batches(store: EventStore, batches: int, size: int) -> float:
+    start = time.perf_counter()
+    for _ in range(batches):
+        events = [NewEvent("LineAdded", PAYLOAD) for _ in range(size)]
+        store.append(f"batch-{uuid.uuid4().hex}", events, 0)
+    return batches * size / (time.perf_counter() - start)
+
+
+def ours_read(store: EventStore, page: int = 1000) -> float:
+    start = time.perf_counter()
+    total = 0
+    position = 0
+    while True:
+        events = store.read_all(position, page)
+        if not events:
+            break
+        for event in events:
+            _ = event.data
+        total += len(events)
+        position = events[-1].position
+    return total / (time.perf_counter() - start)
+
+
+# -- PostgreSQL concurrent writers (separate processes) ---------------------------------
+def _writer(kind: str, table: str, n: int, start_at: float) -> None:
+    if kind == "ours":
+        store = EventStore(PG_URL, table_prefix=table)
+        time.sleep(max(0.0, start_at - time.time()))
+        ours_single(store, n, streams=10)
+        store.close()
+    else:
+        recorder = es_postgres(table)
+        time.sleep(max(0.0, start_at - time.time()))
+        es_single(recorder, n, streams=10)
+
+
+def concurrent(kind: str, table: str, writers: int, n: int) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 2.0
+    procs = [ctx.Process(target=_writer, args=(kind, table, n, start_at)) for _ in range(writers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        if p.exitcode != 0:
+            raise RuntimeError(f"{kind} writer failed with exit code {p.exitcode}")
+    return writers * n / (time.time() - start_at)
+
+
+def drop_pg(prefix: str, es_tables: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        names = [f"{prefix}{t}" for t in ("events", "streams", "snapshots", "checkpoints")]
+        conn.execute("DROP TABLE IF EXISTS " + ", ".join(names + es_tables) + " CASCADE")
+
+
+# -- driver ------------------------------------------------------------------------------
+def report(name: str, unit: str, ours: list[float], peer: list[float]) -> None:
+    o, p = statistics.median(ours), statistics.median(peer)
+    print(
+        f"{name}: ours={o:,.0f}{unit} peer(eventsourcing)={p:,.0f}{unit} "
+        f"ratio={o / p:.2f} (ours/peer, higher is better; medians of {len(ours)})",
+        flush=True,
+    )
+
+
+def repeat(runs: int, fn: Callable[[int], float]) -> list[float]:
+    return [fn(i) for i in range(runs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats, smaller counts")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 5
+    single_n = 1000 if args.quick else 2000
+    batch_n = 10 if args.quick else 20
+    pg_single = 500 if args.quick else 1000
+    pg_each = 250 if args.quick else 500
+
+    import eventsourcing  # noqa: F401  (fail early with a clear error if missing)
+
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def fresh(i: int, who: str) -> str:
+            return os.path.join(tmp, f"{who}-{i}-{uuid.uuid4().hex[:6]}.db")
+
+        def ours_sqlite(i: int) -> EventStore:
+            return EventStore("sqlite:///" + fresh(i, "ours"))
+
+        results: dict[str, tuple[list[float], list[float]]] = {}
+        o1, p1, o2, p2, o3, p3 = [], [], [], [], [], []
+        for i in range(runs):
+            store = ours_sqlite(i)
+            o1.append(ours_single(store, single_n))
+            o2.append(ours_batches(store, batch_n, 500))
+            o3.append(ours_read(store))
+            store.close()
+            recorder = es_sqlite(fresh(i, "es"))
+            p1.append(es_single(recorder, single_n))
+            p2.append(es_batches(recorder, batch_n, 500))
+            p3.append(es_read(recorder))
+            recorder.datastore.close()
+        results["sqlite single-event appends"] = (o1, p1)
+        results["sqlite 500-event batches"] = (o2, p2)
+        results["sqlite read_all"] = (o3, p3)
+        report("sqlite file, single-event appends", "/s", o1, p1)
+        report("sqlite file, 500-event batches", " events/s", o2, p2)
+        report("sqlite file, read_all", " events/s", o3, p3)
+
+    if args.no_postgres:
+        return
+    prefix = f"bench{uuid.uuid4().hex[:8]}_"
+    es_table = f"{prefix}es_events"
+    es_table4 = f"{prefix}es_events4"
+    try:
+        store = EventStore(PG_URL, table_prefix=prefix)
+        recorder = es_postgres(es_table)
+        o4 = repeat(runs, lambda _i: ours_single(store, pg_single))
+        p4 = repeat(runs, lambda _i: es_single(recorder, pg_single))
+        report("postgresql, single-event appends, 1 client", "/s", o4, p4)
+        o5 = repeat(runs, lambda _i: ours_batches(store, batch_n, 500))
+        p5 = repeat(runs, lambda _i: es_batches(recorder, batch_n, 500))
+        report("postgresql, 500-event batches", " events/s", o5, p5)
+        o6 = repeat(runs, lambda _i: ours_read(store))
+        p6 = repeat(runs, lambda _i: es_read(recorder))
+        report("postgresql, read_all", " events/s", o6, p6)
+        recorder.datastore.close()
+        store.close()
+        es_postgres(es_table4).datastore.close()
+        o7 = repeat(max(3, runs - 2), lambda _i: concurrent("ours", prefix, 4, pg_each))
+        p7 = repeat(max(3, runs - 2), lambda _i: concurrent("es", es_table4, 4, pg_each))
+        report("postgresql, 4 concurrent writers, total appends", "/s", o7, p7)
+        print(
+            f"postgresql, scaling 1 -> 4 writers: ours x{statistics.median(o7) / statistics.median(o4):.2f} "
+            f"peer(eventsourcing) x{statistics.median(p7) / statistics.median(p4):.2f}",
+            flush=True,
+        )
+    finally:
+        drop_pg(prefix, [es_table, es_table4])
+
+
+if __name__ == "__main__":
+    main()
