@@ -48,6 +48,11 @@ _BUILTIN = (
         re.compile(r"(?i)(\b[\w-]*" + _KEY_WORDS + r"[\w-]*[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}]+)"),
         r"\1",
     ),
+    # prose: "the password is hunter2", "api key was k-123"
+    (
+        re.compile(r"(?i)(\b" + _KEY_WORDS + r"s?\s+(?:is|was|=|:)\s+[\"']?)([^\s\"'&,;}]+)"),
+        r"\1",
+    ),
     # URLs with credentials: scheme://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@/\s]+(@)"), r"\1"),
 )
