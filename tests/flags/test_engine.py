@@ -416,3 +416,38 @@ def test_rollout_threshold_matches_unleash_formula(rollout: str) -> None:
     for user in range(300):
         expected = percent > 0 and normalized_value(str(user), "r") <= percent
         assert flags.is_enabled("r", {"userId": str(user)}) is expected
+
+
+def test_static_context_fills_missing_fields() -> None:
+    state = {
+        "features": [
+            {
+                "name": "prod-only",
+                "enabled": True,
+                "strategies": [
+                    {
+                        "name": "default",
+                        "constraints": [
+                            {
+                                "contextName": "environment",
+                                "operator": "IN",
+                                "values": ["production"],
+                            },
+                            {"contextName": "appName", "operator": "IN", "values": ["erp"]},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    plain = FeatureFlags.from_unleash(state)
+    assert not plain.is_enabled("prod-only")
+    flags = FeatureFlags.from_unleash(
+        state, static_context={"environment": "production", "app_name": "erp"}
+    )
+    assert flags.is_enabled("prod-only")
+    assert flags.is_enabled("prod-only", {"userId": "1"})
+    # the context wins over the static context
+    assert not flags.is_enabled("prod-only", {"environment": "staging"})
+    with pytest.raises(TypeError, match="must be a string"):
+        FeatureFlags(static_context={"environment": 1})  # type: ignore[dict-item]

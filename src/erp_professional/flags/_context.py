@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-__all__ = ["Context", "Getter", "getter", "normalize_context", "parse_time"]
+__all__ = ["ALIASES", "Context", "Getter", "getter", "normalize_context", "parse_time"]
 
 Context = Mapping[str, object]
 Getter = Callable[[Context], "str | None"]
 
-_ALIASES = {
+ALIASES = {
     "userId": "user_id",
     "sessionId": "session_id",
     "remoteAddress": "remote_address",
     "currentTime": "current_time",
     "appName": "app_name",
 }
-_ALIASES.update({v: k for k, v in list(_ALIASES.items())})
+ALIASES.update({v: k for k, v in list(ALIASES.items())})
 
 
 def _text(value: object) -> str | None:
@@ -30,12 +30,13 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def getter(field: str) -> Getter:
-    """A function reading ``field`` from a context: top level, its alias, then properties.
+def getter(field: str, fallback: str | None = None) -> Getter:
+    """A function reading ``field`` from a context: top level, its alias, then properties,
+    then ``fallback`` (the instance's static context).
 
     As in Unleash's SDKs, a falsy value (None, "", 0, False) counts as missing.
     """
-    alias = _ALIASES.get(field)
+    alias = ALIASES.get(field)
 
     def get(ctx: Context) -> str | None:
         value = ctx.get(field)
@@ -55,7 +56,14 @@ def getter(field: str) -> Getter:
             return value
         return _text(value)
 
-    return get
+    if fallback is None:
+        return get
+
+    def get_or_static(ctx: Context) -> str | None:
+        value = get(ctx)
+        return fallback if value is None else value
+
+    return get_or_static
 
 
 def parse_time(value: object) -> datetime | None:

@@ -44,12 +44,14 @@ def _utcnow() -> datetime:
 
 
 class _Random:
-    """Random stickiness ids, like Unleash's ``randomGenerator`` (1..10000)."""
+    """Random stickiness ids, like Unleash's ``randomGenerator`` (1..10000), and the static
+    context (fields such as environment and appName that every evaluation shares)."""
 
-    __slots__ = ("rng",)
+    __slots__ = ("rng", "static")
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, static: Mapping[str, str] | None = None) -> None:
         self.rng = rng
+        self.static: Mapping[str, str] = dict(static or {})
 
     def id(self) -> str:
         return str(self.rng.randint(1, 10000))
@@ -160,7 +162,7 @@ def _rollout_stickiness(stickiness: str, rnd: _Random) -> Getter:
         return default
     if stickiness == "random":
         return lambda ctx: rnd.id()
-    return getter(stickiness)
+    return getter(stickiness, rnd.static.get(stickiness))
 
 
 def _variant_stickiness(stickiness: str, rnd: _Random) -> Getter:
@@ -170,7 +172,7 @@ def _variant_stickiness(stickiness: str, rnd: _Random) -> Getter:
             return _USER(ctx) or _SESSION(ctx) or _ADDRESS(ctx) or rnd.id()
 
         return default
-    field = getter(stickiness)
+    field = getter(stickiness, rnd.static.get(stickiness))
     return lambda ctx: field(ctx) or rnd.id()
 
 
@@ -187,7 +189,9 @@ class _VariantSet:
         self.total = sum(v.weight for v in variants)
         self.sticky = _variant_stickiness(stickiness, rnd)
         self.overrides: tuple[tuple[Getter, frozenset[str], VariantDefinition], ...] = tuple(
-            (getter(o.context_name), frozenset(o.values), v) for v in variants for o in v.overrides
+            (getter(o.context_name, rnd.static.get(o.context_name)), frozenset(o.values), v)
+            for v in variants
+            for o in v.overrides
         )
 
     def select(self, ctx: Context) -> tuple[VariantDefinition | None, bool]:
@@ -259,7 +263,7 @@ def _compile_strategy(
     test = (
         _off
         if missing_segment
-        else _all_of([compile_constraint(c, clock) for c in constraints], own)
+        else _all_of([compile_constraint(c, clock, rnd.static) for c in constraints], own)
     )
 
     variants = None
@@ -459,13 +463,14 @@ def build_snapshot(
     rng: random.Random | None = None,
     version: int = 0,
     ready: bool = True,
+    static: Mapping[str, str] | None = None,
 ) -> Snapshot:
-    """Compile ``definitions`` into a snapshot."""
+    """Compile ``definitions`` into a snapshot; ``static`` fills fields a context lacks."""
     return Snapshot(
         definitions,
         segments,
         clock=clock or _utcnow,
-        rnd=_Random(rng or random.Random()),
+        rnd=_Random(rng or random.Random(), static),
         version=version,
         ready=ready,
     )

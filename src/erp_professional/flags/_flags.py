@@ -61,6 +61,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _static(context: Mapping[str, str] | None) -> dict[str, str]:
+    """The static context with Unleash and snake_case keys for each field."""
+    from ._context import ALIASES
+
+    out: dict[str, str] = {}
+    for key, value in (context or {}).items():
+        if not isinstance(value, str):
+            raise TypeError(f"static_context[{key!r}] must be a string, got {value!r}")
+        out[key] = value
+        alias = ALIASES.get(key)
+        if alias is not None:
+            out.setdefault(alias, value)
+    return out
+
+
 class FeatureFlags:
     """Feature flags: rules, percentage rollouts, variants, overrides and time windows.
 
@@ -87,8 +102,10 @@ class FeatureFlags:
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         meter_provider: MeterProvider | None = None,
+        static_context: Mapping[str, str] | None = None,
     ) -> None:
         self._clock = clock or _utcnow
+        self.static_context: Mapping[str, str] = _static(static_context)
         self._rng = rng or random.Random()
         if flags is not None and store is not None:
             raise ValueError("give either flags or a store, not both")
@@ -173,6 +190,7 @@ class FeatureFlags:
             "startup_timeout": config.startup_timeout,
             "exposure_sample_rate": config.exposure_sample_rate,
             "actor": config.actor,
+            "static_context": config.static_context,
         }
         settings.update(options)
         if config.file is not None:
@@ -467,7 +485,13 @@ class FeatureFlags:
         ready: bool,
     ) -> Snapshot:
         return build_snapshot(
-            flags, segments, clock=self._clock, rng=self._rng, version=version, ready=ready
+            flags,
+            segments,
+            clock=self._clock,
+            rng=self._rng,
+            version=version,
+            ready=ready,
+            static=self.static_context,
         )
 
     def _log_not_ready(self, name: str) -> None:

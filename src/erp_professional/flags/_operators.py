@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ._context import Context, Getter, getter, parse_time
@@ -200,9 +200,9 @@ def _cidr(c: Constraint, get: Getter) -> Predicate:
     return test
 
 
-def _base(c: Constraint, clock: Clock) -> Predicate:
+def _base(c: Constraint, clock: Clock, static: Mapping[str, str]) -> Predicate:
     op = c.operator
-    get = getter(c.context_name)
+    get = getter(c.context_name, static.get(c.context_name))
     if op == "IN":
         return _in(c, get, negate=False)
     if op == "NOT_IN":
@@ -222,9 +222,11 @@ def _base(c: Constraint, clock: Clock) -> Predicate:
     return _unknown
 
 
-def compile_constraint(c: Constraint, clock: Clock) -> Predicate:
+def compile_constraint(
+    c: Constraint, clock: Clock, static: Mapping[str, str] | None = None
+) -> Predicate:
     """A predicate for one constraint; an unknown operator never matches, even inverted."""
-    base = _base(c, clock)
+    base = _base(c, clock, static or {})
     if base is _unknown or not c.inverted:
         return base
 
