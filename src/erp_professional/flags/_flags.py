@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import random
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
-from ._engine import Snapshot, build_snapshot
 from ._hooks import AuditRecord, Exposure, ExposureTracker, FlagChange, Hooks
-from ._model import Flag, FlagDefinitionError, Segment
+from ._model import Flag, Segment
 from ._parse import parse_document, parse_flag
-from ._stores import FileStore, FlagStore, Loaded, MemoryStore, load_file
+from ._stores import FileStore, FlagStore, MemoryStore
+from ._sync import StoreSync
 from ._typed import typed_details
 from ._types import (
     DISABLED_VARIANT,
@@ -28,7 +24,6 @@ from ._types import (
     ErrorCode,
     EvaluationDetails,
     Reason,
-    State,
     Variant,
 )
 from ._unleash import apply_events
@@ -45,16 +40,6 @@ T = TypeVar("T")
 ContextLike = Mapping[str, object] | None
 _EMPTY: Final[Mapping[str, object]] = {}
 _MISSING: Final = object()
-_INSTANCES: weakref.WeakSet[FeatureFlags] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for instance in list(_INSTANCES):
-        instance._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _utcnow() -> datetime:
@@ -76,7 +61,7 @@ def _static(context: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-class FeatureFlags:
+class FeatureFlags(StoreSync):
     """Feature flags: rules, percentage rollouts, variants, overrides and time windows.
 
     Evaluation (:meth:`is_enabled`, :meth:`get_variant`, :meth:`evaluate`) is pure CPU over
@@ -122,27 +107,8 @@ class FeatureFlags:
         )
         self._changes: Hooks[FlagChange] = Hooks("change")
         self._audits: Hooks[AuditRecord] = Hooks("audit")
-        self._lock = threading.RLock()
-        self._tick_lock = threading.Lock()
-        self._seq = itertools.count(1)
-        self._applied_seq = 0
         self._forced: dict[str, Variant] = {}
-        self._ready = threading.Event()
-        self._stop = threading.Event()
-        self._listener: threading.Thread | None = None
-        self._not_ready_logged = False
-        self.last_error: Exception | None = None
-        self._snapshot: Snapshot = self._build({}, {}, 0, ready=False)
-        self._state = State.NOT_READY
-        if bootstrap is not None:
-            boot_flags, boot_segments = load_file(bootstrap)
-            self._snapshot = self._build(boot_flags, boot_segments, 0, ready=True)
-            self._state = State.STALE
-        self._next_tick = 0.0
-        self._needs_tick = store.watches or isinstance(store, FileStore)
-        if not store.watches:
-            self._reload(raise_errors=bootstrap is None)
-        _INSTANCES.add(self)
+        self._init_sync(store, bootstrap)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -196,63 +162,6 @@ class FeatureFlags:
         if config.file is not None:
             return cls.from_file(config.file, **settings)
         return cls.from_url(config.url, prefix=config.redis_prefix, **settings)
-
-    # ------------------------------------------------------------------ state
-    @property
-    def state(self) -> State:
-        """NOT_READY, READY, STALE (serving possibly old values) or ERROR."""
-        return self._state
-
-    @property
-    def store(self) -> FlagStore:
-        return self._store
-
-    @property
-    def version(self) -> int:
-        """The store version of the snapshot being served."""
-        return self._snapshot.version
-
-    def start(self, timeout: float | None = None) -> State:
-        """Load from the store (starting its listener) and wait up to ``timeout`` seconds.
-
-        Returns the state: READY, or ERROR (nothing to serve; defaults are served) or STALE
-        (bootstrap values are served) when the store did not answer in time. Loading goes on
-        in the background.
-        """
-        wait = self.startup_timeout if timeout is None else timeout
-        if self._store.watches:
-            self._ensure_listener()
-            if not self._ready.wait(wait):
-                with self._lock:
-                    if self._state is not State.READY:
-                        self._state = State.STALE if self._snapshot.ready else State.ERROR
-                        log.warning(
-                            "flags store did not answer within %.1fs; serving %s",
-                            wait,
-                            "bootstrap values" if self._snapshot.ready else "defaults",
-                        )
-        else:
-            self._reload(raise_errors=False)
-        return self._state
-
-    def wait_ready(self, timeout: float) -> bool:
-        """Block until the first load from the store succeeded (or ``timeout``)."""
-        if self._store.watches:
-            self._ensure_listener()
-        return self._ready.wait(timeout)
-
-    def refresh(self) -> State:
-        """Reload from the store now."""
-        self._reload(raise_errors=False)
-        return self._state
-
-    def close(self) -> None:
-        """Stop the listener thread of this process, if any."""
-        self._stop.set()
-        listener = self._listener
-        if listener is not None and listener is not threading.current_thread():
-            listener.join(timeout=5)
-        self._listener = None
 
     def __enter__(self) -> FeatureFlags:
         return self
@@ -475,120 +384,6 @@ class FeatureFlags:
                 remaining[name] = previous  # type: ignore[assignment]
             self._forced = remaining
 
-    # ------------------------------------------------------------------ internals
-    def _build(
-        self,
-        flags: Mapping[str, Flag],
-        segments: Mapping[int, Segment],
-        version: int,
-        *,
-        ready: bool,
-    ) -> Snapshot:
-        return build_snapshot(
-            flags,
-            segments,
-            clock=self._clock,
-            rng=self._rng,
-            version=version,
-            ready=ready,
-            static=self.static_context,
-        )
-
-    def _log_not_ready(self, name: str) -> None:
-        if not self._not_ready_logged:
-            self._not_ready_logged = True
-            log.warning(
-                "flags not ready (state %s): serving defaults, first for %r",
-                self._state.value,
-                name,
-            )
-
-    def _tick(self) -> None:
-        if not self._tick_lock.acquire(blocking=False):
-            return
-        try:
-            self._next_tick = time.monotonic() + self.poll_interval
-            if self._store.watches:
-                self._ensure_listener()
-                self._needs_tick = False
-            elif self._store.poll():
-                self._reload(raise_errors=False)
-        finally:
-            self._tick_lock.release()
-
-    def _ensure_listener(self) -> None:
-        with self._lock:
-            listener = self._listener
-            if listener is not None and listener.is_alive():
-                return
-            self._stop = threading.Event()
-            listener = threading.Thread(
-                target=self._listen, name="erp-pro-flags-listener", daemon=True
-            )
-            self._listener = listener
-            listener.start()
-
-    def _listen(self) -> None:
-        backoff = 0.05
-        stop = self._stop
-        while not stop.is_set():
-            try:
-                self._store.watch(self._on_notify, stop, self.refresh_interval)
-                backoff = 0.05
-            except Exception as err:
-                self._unhealthy(err)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    def _on_notify(self) -> None:
-        self._reload(raise_errors=False, connection_errors=True)
-
-    def _unhealthy(self, err: Exception) -> None:
-        self.last_error = err
-        with self._lock:
-            previous = self._state
-            self._state = State.STALE if self._snapshot.ready else State.ERROR
-        if previous is not self._state:
-            log.warning("flags store failed (%s): state %s", err, self._state.value)
-
-    def _reload(self, *, raise_errors: bool, connection_errors: bool = False) -> None:
-        seq = next(self._seq)
-        try:
-            loaded: Loaded = self._store.load()
-        except FlagDefinitionError as err:
-            log.error("flags not reloaded, keeping the previous ones: %s", err)
-            self._unhealthy(err)
-            if raise_errors:
-                raise
-            return
-        except Exception as err:
-            if raise_errors or connection_errors:
-                if not connection_errors:
-                    self._unhealthy(err)
-                raise
-            self._unhealthy(err)
-            return
-        with self._lock:
-            if seq < self._applied_seq:
-                return
-            self._applied_seq = seq
-            current = self._snapshot
-            if current.ready and loaded.version == current.version and self._state is State.READY:
-                return
-            snapshot = self._build(loaded.flags, loaded.segments, loaded.version, ready=True)
-            self._snapshot = snapshot
-            self._state = State.READY
-            self._not_ready_logged = False
-            self.last_error = None
-        self._ready.set()
-        changed = frozenset(
-            name
-            for name in set(current.definitions) | set(snapshot.definitions)
-            if current.definitions.get(name) != snapshot.definitions.get(name)
-        )
-        if changed:
-            self._changes.emit(FlagChange(changed, snapshot.version, type(self._store).__name__))
-
     def _audit(
         self,
         action: str,
@@ -618,17 +413,3 @@ class FeatureFlags:
             extra={"flags_audit": record.to_dict()},
         )
         self._audits.emit(record)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.RLock()
-        self._tick_lock = threading.Lock()
-        self._listener = None
-        self._stop = threading.Event()
-        if self._store.watches:
-            self._needs_tick = True
-            self._next_tick = 0.0
-
-
-def load_flags_file(path: str | os.PathLike[str]) -> list[Flag]:
-    """Validate a flag file and return its flags (errors name the flag and the field)."""
-    return list(load_file(Path(path))[0].values())
