@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from pathlib import Path
 from datetime import UTC, datetime
 
 import pytest
@@ -181,3 +182,22 @@ def test_readers_see_whole_snapshots_while_writers_change() -> None:
         stop.set()
         reader.join()
     assert mixed == []
+
+
+def test_audit_records_land_in_the_event_store(tmp_path: Path) -> None:
+    from erp_professional.config import FlagsConfig
+    from erp_professional.events import EventStore
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    flags = FeatureFlags.from_config(FlagsConfig(audit_events_url=url), clock=lambda: NOW)
+    flags.set_flag("beta", {"rollout": 10}, actor="alice", reason="pilot")
+    flags.kill("beta", actor="oncall")
+    flags.delete_flag("beta", actor="bob")
+    store = EventStore(url)
+    events = store.read_stream("flag-beta")
+    assert [e.type for e in events] == ["FlagSet", "FlagKilled", "FlagDeleted"]
+    assert events[0].data["reason"] == "pilot"
+    assert events[0].data["after"]["name"] == "beta"  # type: ignore[index]
+    assert [e.metadata.actor for e in events] == ["alice", "oncall", "bob"]
+    assert [e.stream_id for e in store.audit(actor="oncall")] == ["flag-beta"]
+    store.close()

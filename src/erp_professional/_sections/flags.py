@@ -25,6 +25,9 @@ class FlagsConfig(Section):
     startup_timeout: float = Field(default=5.0, ge=0)
     exposure_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     actor: str = Field(default="system", min_length=1)
+    audit_events_url: str | None = Field(
+        default=None, description="event store URL receiving the audit records"
+    )
     static_context: dict[str, str] = Field(
         default_factory=dict, description="fields every evaluation shares, e.g. environment"
     )

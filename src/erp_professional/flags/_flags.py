@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
+from ._audit import EventRecorder, audit_to_event_store
 from ._hooks import AuditRecord, Exposure, ExposureTracker, FlagChange, Hooks
 from ._model import Flag, Segment
 from ._parse import parse_document, parse_flag
@@ -160,8 +161,14 @@ class FeatureFlags(StoreSync):
         }
         settings.update(options)
         if config.file is not None:
-            return cls.from_file(config.file, **settings)
-        return cls.from_url(config.url, prefix=config.redis_prefix, **settings)
+            flags = cls.from_file(config.file, **settings)
+        else:
+            flags = cls.from_url(config.url, prefix=config.redis_prefix, **settings)
+        if config.audit_events_url is not None:
+            from erp_professional.events import EventStore
+
+            flags.record_audit_in(EventStore(config.audit_events_url))
+        return flags
 
     def __enter__(self) -> FeatureFlags:
         return self
@@ -352,6 +359,10 @@ class FeatureFlags(StoreSync):
     def on_audit(self, callback: Callable[[AuditRecord], None]) -> Callable[[], None]:
         """Call ``callback`` with each :class:`AuditRecord` (e.g. to store it as an event)."""
         return self._audits.add(callback)
+
+    def record_audit_in(self, store: EventRecorder) -> Callable[[], None]:
+        """Append every audit record to an event store (stream ``flag-<name>``)."""
+        return self.on_audit(audit_to_event_store(store))
 
     def on_exposure(self, callback: Callable[[Exposure], None]) -> Callable[[], None]:
         """Call ``callback`` with each sampled :class:`Exposure`."""
