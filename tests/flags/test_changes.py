@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
