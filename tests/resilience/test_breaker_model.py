@@ -184,7 +184,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
     @rule(
         outcome=st.sampled_from(["success", "failure", "ignored"]),
-        duration=st.sampled_from([0.0, 0.1, 0.5, 1.0, 1.5]),
+        duration=st.sampled_from([0.0, 0.125, 0.5, 1.0, 1.5]),
     )
     def call(self, outcome: str, duration: float) -> None:
         start = self.clock.now
@@ -197,9 +197,9 @@ class BreakerMachine(RuleBasedStateMachine):
         except (Failed, Ignored):
             pass
         assert admitted, "admitted a call the model rejects"
-        self.model.finish(outcome, self.clock.now, duration)
+        self.model.finish(outcome, self.clock.now, self.clock.now - start)
 
-    @rule(seconds=st.sampled_from([0.1, 0.5, 1.0, 2.0, 5.0, 30.0]))
+    @rule(seconds=st.sampled_from([0.125, 0.5, 1.0, 2.0, 5.0, 30.0]))
     def jump(self, seconds: float) -> None:
         self.clock.advance(seconds)
 

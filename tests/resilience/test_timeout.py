@@ -126,3 +126,32 @@ def test_invalid_seconds() -> None:
             Timeout(value)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Timeout(1, scope="everywhere")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_many_concurrent_deadlines() -> None:
+    short = timeout(0.05)
+    long = timeout(2)
+
+    async def work(seconds: float) -> float:
+        await asyncio.sleep(seconds)
+        return seconds
+
+    calls = [short(work)(0.2) for _ in range(5)] + [long(work)(0.1) for _ in range(5)]
+    calls += [short(work)(0.0) for _ in range(5)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, CallTimeoutError) for r in results[:5])
+    assert results[5:] == [0.1] * 5 + [0.0] * 5
+
+
+@pytest.mark.anyio
+async def test_outer_cancellation_stays_a_cancellation() -> None:
+    @timeout(5)
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    task = asyncio.ensure_future(slow())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

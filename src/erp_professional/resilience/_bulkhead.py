@@ -138,7 +138,8 @@ class Bulkhead:
     def release(self) -> None:
         with self._lock:
             self._active -= 1
-            self._wake_one()
+            if self._waiting:
+                self._wake_one()
 
     def _wake_one(self) -> None:
         """Wake a waiting thread and a waiting task (lock held); the first to run wins."""
@@ -186,8 +187,16 @@ class Bulkhead:
         if kind == "async":
             afn = cast(Callable[..., Awaitable[object]], fn)
 
+            lock = self._lock
+            limit = self.max_concurrent
+
             async def async_wrapper(*args: object, **kwargs: object) -> object:
-                await self.acquire_async()
+                with lock:
+                    free = self._active < limit
+                    if free:
+                        self._active += 1
+                if not free:
+                    await self.acquire_async()
                 try:
                     return await afn(*args, **kwargs)
                 finally:

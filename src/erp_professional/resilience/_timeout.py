@@ -20,6 +20,7 @@ from typing import Literal, ParamSpec, TypeVar, cast, overload
 from ._errors import CallTimeoutError
 from ._kinds import kind_of
 from ._metrics import TIMEOUTS
+from ._watchdog import watchdog
 
 __all__ = ["Timeout", "timeout"]
 
@@ -126,14 +127,20 @@ class Timeout:
             afn = cast(Callable[..., Awaitable[object]], fn)
 
             async def async_wrapper(*args: object, **kwargs: object) -> object:
-                scope = asyncio.timeout(seconds)
+                dog = watchdog()
+                deadline = dog.add(seconds)
                 try:
-                    async with scope:
-                        return await afn(*args, **kwargs)
-                except TimeoutError:
-                    if scope.expired():
-                        raise self._expired() from None
+                    return await afn(*args, **kwargs)
+                except asyncio.CancelledError:
+                    if deadline.expired:
+                        deadline.expired = False
+                        if deadline.task.uncancel() <= deadline.cancelling:
+                            raise self._expired() from None
                     raise
+                finally:
+                    dog.remove(deadline)
+                    if deadline.expired:  # the callee swallowed our cancellation
+                        deadline.task.uncancel()
 
             wrapper = async_wrapper
         elif kind == "async_generator":
