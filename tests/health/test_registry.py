@@ -316,3 +316,19 @@ def test_cached_status_agrees_with_a_full_run(
     clock.now += registry.cache_ttl + 1
     if selected and not (draining and kind in (None, "readiness")):
         assert registry.cached_status(kind) is None  # type: ignore[arg-type]
+
+
+def test_a_check_raising_timeout_error_is_not_mistaken_for_a_registry_timeout() -> None:
+    registry = HealthRegistry()
+
+    def sync_socket() -> None:
+        raise TimeoutError("read timed out from 10.0.0.5")
+
+    async def async_socket() -> None:
+        raise TimeoutError("connect timed out")
+
+    registry.register("sync", sync_socket, timeout=5)
+    registry.register("async", async_socket, timeout=5)
+    report = registry.run()
+    assert report.results["sync"].output == "TimeoutError: read timed out from 10.0.0.5"
+    assert report.results["async"].output == "TimeoutError: connect timed out"

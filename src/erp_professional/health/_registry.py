@@ -25,6 +25,8 @@ __all__ = ["DRAIN_CHECK", "HealthRegistry", "HealthReport"]
 log = logging.getLogger("erp_professional.health")
 
 F = TypeVar("F", bound=CheckFunction)
+Outcome = tuple[object, Exception | None]
+"""What a check run gave: its return value, or the exception it raised."""
 DRAIN_CHECK = "shutdown"
 """The name of the entry that fails readiness while the service drains."""
 
@@ -88,8 +90,8 @@ class HealthRegistry:
         self._checks: dict[str, Check] = {}
         self._by_kind: dict[Kind | None, tuple[Check, ...]] = {}
         self._cache: dict[str, tuple[float, CheckResult]] = {}
-        self._threads: dict[str, cf.Future[object]] = {}
-        self._tasks: dict[str, asyncio.Future[object]] = {}
+        self._threads: dict[str, cf.Future[Outcome]] = {}
+        self._tasks: dict[str, asyncio.Future[Outcome]] = {}
         self._last_status: dict[str, Status] = {}
         self.metrics = HealthMetrics(self, meter_provider)
         self.draining = False
@@ -320,12 +322,12 @@ class HealthRegistry:
         begin = time.perf_counter()
         try:
             if check.is_async:
-                value = await asyncio.wait_for(
+                value, error = await asyncio.wait_for(
                     asyncio.shield(self._async_flight(check)), check.timeout
                 )
             else:
-                value = await _await_thread(self._thread_flight(check), check.timeout)
-            result = to_result(value)
+                value, error = await _await_thread(self._thread_flight(check), check.timeout)
+            result = to_result(value) if error is None else from_exception(error)
         except TimeoutError:
             result = CheckResult.fail(f"timed out after {check.timeout:g}s")
         except asyncio.CancelledError:
@@ -353,18 +355,16 @@ class HealthRegistry:
         self.metrics.record(check, result)
         return result
 
-    def _async_flight(self, check: Check) -> asyncio.Future[object]:
+    def _async_flight(self, check: Check) -> asyncio.Future[Outcome]:
         """The running task of this check on this loop, started if there is none."""
         loop = asyncio.get_running_loop()
         task = self._tasks.get(check.name)
         if task is None or task.done() or task.get_loop() is not loop:
-            coroutine: Awaitable[object] = check.function()  # type: ignore[assignment]
-            task = asyncio.ensure_future(coroutine)
-            task.add_done_callback(_retrieve)
+            task = asyncio.ensure_future(_outcome(check.function))
             self._tasks[check.name] = task
         return task
 
-    def _thread_flight(self, check: Check) -> cf.Future[object]:
+    def _thread_flight(self, check: Check) -> cf.Future[Outcome]:
         """The running thread of this check, started if there is none."""
         with self._lock:
             future = self._threads.get(check.name)
@@ -389,36 +389,43 @@ class HealthRegistry:
         return f"<HealthRegistry checks={sorted(self._checks)!r} draining={self.draining}>"
 
 
-def _call_in_thread(function: CheckFunction, future: cf.Future[object]) -> None:
+async def _outcome(function: CheckFunction) -> Outcome:
+    """Run an async check; its own exceptions are part of the outcome, so only the
+    registry's timeout is ever reported as ``timed out``."""
+    try:
+        value = function()
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as exc:
+        return None, exc
+    return value, None
+
+
+def _call_in_thread(function: CheckFunction, future: cf.Future[Outcome]) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:
         value = function()
         if inspect.isawaitable(value):
             value = asyncio.run(_awaited(value))
+    except Exception as exc:
+        future.set_result((None, exc))
     except BaseException as exc:
         future.set_exception(exc)
     else:
-        future.set_result(value)
-
-
-def _retrieve(task: asyncio.Future[object]) -> None:
-    # Mark the outcome as seen: a probe that timed out no longer awaits this task, and its
-    # failure is already reported as that probe's result.
-    if not task.cancelled():
-        task.exception()
+        future.set_result((value, None))
 
 
 async def _awaited(value: Awaitable[object]) -> object:
     return await value
 
 
-async def _await_thread(future: cf.Future[object], limit: float) -> object:
+async def _await_thread(future: cf.Future[Outcome], limit: float) -> Outcome:
     """Wait for a thread's future from the loop without tying the thread to the loop."""
     loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[object] = loop.create_future()
+    waiter: asyncio.Future[Outcome] = loop.create_future()
 
-    def settle(done: cf.Future[object]) -> None:
+    def settle(done: cf.Future[Outcome]) -> None:
         if waiter.done():
             return
         exc = done.exception()
@@ -427,7 +434,7 @@ async def _await_thread(future: cf.Future[object], limit: float) -> object:
         else:
             waiter.set_result(done.result())
 
-    def on_done(done: cf.Future[object]) -> None:
+    def on_done(done: cf.Future[Outcome]) -> None:
         if loop.is_closed():
             return  # the probe that waited has finished: its loop is gone
         try:
