@@ -231,3 +231,15 @@ def test_http_dependency_stopped() -> None:
 def test_http_check_refuses_other_schemes() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         HttpCheck("file:///etc/passwd")
+
+
+@pytest.mark.anyio
+async def test_event_loop_lag_stop_waits_for_the_sampler() -> None:
+    check = EventLoopLagCheck(sample_interval=0.01)
+    await check.start()
+    await asyncio.sleep(0.03)
+    task = check._task
+    assert task is not None and not task.done()
+    await check.stop()
+    assert task.done()
+    await check.stop()  # idempotent

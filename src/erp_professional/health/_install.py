@@ -85,9 +85,9 @@ def install(pro: Professional) -> None:
             if "event_loop:lag" not in registry.checks:
                 registry.register("event_loop:lag", lag)
             lag.start_on(loop)
+            pro.on_shutdown(lag.stop)
 
         pro.on_startup(start_lag_monitor)
-        pro.on_shutdown(lag.cancel)
     if config.drain_on_sigterm:
 
         def install_signal_handler() -> None:

@@ -173,6 +173,13 @@ class EventLoopLagCheck:
         if task is not None and not task.done():
             task.cancel()
 
+    async def stop(self) -> None:
+        """Stop sampling and wait for the sampling task to end."""
+        task = self._task
+        self.cancel()
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([task])
+
     async def _sample(self) -> None:
         interval = self.sample_interval
         while True:
