@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,7 @@ def test_hot_reload_and_bad_edit_keeps_previous_snapshot(
 ) -> None:
     path = tmp_path / "flags.yaml"
     path.write_text("flags:\n  a: {enabled: true}\n")
+    threads = threading.active_count()
     flags = FeatureFlags.from_file(path, poll_interval=0.0)
     changes = []
     flags.on_change(changes.append)
@@ -190,6 +192,8 @@ def test_hot_reload_and_bad_edit_keeps_previous_snapshot(
     assert flags.is_enabled("a")
     assert not flags.is_enabled("b")
     assert flags.state is State.READY
+    # polling happens on the evaluating thread: no thread was started
+    assert threading.active_count() == threads
 
 
 def test_file_store_is_read_only(tmp_path: Path) -> None:
