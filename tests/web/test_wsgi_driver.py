@@ -218,3 +218,21 @@ def test_percent_encoded_utf8_paths_are_decoded() -> None:
     pro.add_concern(Spy())
     Server().serve(pro, environ("/caf\xc3\xa9"))
     assert seen == ["/café"]
+
+
+def test_request_context_never_leaks_into_the_server_thread() -> None:
+    from erp_professional.web import current_exchange, current_request_id
+
+    seen: list[str | None] = []
+
+    def app(env: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        seen.append(current_request_id())
+        yield b"chunk"
+        seen.append(current_request_id())
+
+    pro = integrate(app)
+    iterable = pro(environ(X_REQUEST_ID="ctx-1"), Server().start_response)
+    assert list(iterable) == [b"chunk"]  # the server iterates but never calls close()
+    assert seen == ["ctx-1", "ctx-1"]
+    assert current_exchange() is None

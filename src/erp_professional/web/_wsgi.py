@@ -7,6 +7,7 @@ It wraps ``start_response`` and the body iterable, and always calls the iterable
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from http import HTTPStatus
@@ -39,9 +40,18 @@ class WsgiDriver:
         self.pipeline = pipeline
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # Each request runs in a context of its own, re-entered for every chunk and for
+        # close(): what the request sets (its exchange, the active span) can never leak into
+        # the server thread's next request, even when a server forgets to call close().
+        context = contextvars.copy_context()
+        return context.run(self._call, environ, start_response, context)
+
+    def _call(
+        self, environ: Environ, start_response: StartResponse, context: contextvars.Context
+    ) -> Iterable[bytes]:
         pipeline = self.pipeline
         ex = Exchange.from_wsgi(environ, pipeline)
-        token = _current.set(ex)
+        _current.set(ex)
         try:
             response: Response | None = None
             for concern, is_async in pipeline.request_hooks:
@@ -59,11 +69,10 @@ class WsgiDriver:
                 else:
                     response = match
             if response is not None:
-                return _Body(ex, pipeline, token, self._respond(ex, response, start_response))
-            return self._run_app(ex, environ, start_response, token)
+                return _Body(ex, pipeline, context, self._respond(ex, response, start_response))
+            return self._run_app(ex, environ, start_response, context)
         except BaseException:
             pipeline.complete(ex)
-            _current.reset(token)
             raise
 
     def _respond(
@@ -82,7 +91,11 @@ class WsgiDriver:
         return [b""] if ex.method == "HEAD" else [response.body]
 
     def _run_app(
-        self, ex: Exchange, environ: Environ, start_response: StartResponse, token: Any
+        self,
+        ex: Exchange,
+        environ: Environ,
+        start_response: StartResponse,
+        context: contextvars.Context,
     ) -> Iterable[bytes]:
         pipeline = self.pipeline
 
@@ -110,8 +123,8 @@ class WsgiDriver:
                 start_response,
                 sys.exc_info() if ex.response_started else None,  # type: ignore[arg-type]
             )
-            return _Body(ex, pipeline, token, body)
-        return _Body(ex, pipeline, token, iterable, self, start_response)
+            return _Body(ex, pipeline, context, body)
+        return _Body(ex, pipeline, context, iterable, self, start_response)
 
 
 class _Body:
@@ -121,14 +134,14 @@ class _Body:
         self,
         ex: Exchange,
         pipeline: Pipeline,
-        token: Any,
+        context: contextvars.Context,
         inner: Iterable[bytes],
         driver: WsgiDriver | None = None,
         start_response: StartResponse | None = None,
     ) -> None:
         self._ex = ex
         self._pipeline = pipeline
-        self._token = token
+        self._context = context
         self._inner = inner
         self._iter: Iterator[bytes] | None = None
         self._driver = driver
@@ -141,6 +154,9 @@ class _Body:
         return self
 
     def __next__(self) -> bytes:
+        return self._context.run(self._next)
+
+    def _next(self) -> bytes:
         if self._fallback is not None:
             if not self._fallback:
                 raise StopIteration
@@ -165,7 +181,7 @@ class _Body:
                 self._start_response,
                 sys.exc_info(),  # type: ignore[arg-type]
             )
-            return self.__next__()
+            return self._next()
         if chunk:
             self._yielded = True
             self._ex.bytes_sent += len(chunk)
@@ -175,17 +191,15 @@ class _Body:
         if self._closed:
             return
         self._closed = True
+        self._context.run(self._close)
+
+    def _close(self) -> None:
         try:
             close = getattr(self._inner, "close", None)
             if close is not None:
                 close()
         finally:
             self._pipeline.complete(self._ex)
-            try:
-                _current.reset(self._token)
-            except ValueError:
-                # close() ran in another context than the call (some servers do that).
-                _current.set(None)
 
 
 class _LimitedInput:
