@@ -106,6 +106,7 @@ class Retry:
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._random = random.Random(seed)
+        self._next_budget_log = float("-inf")
 
     # -- decisions (shared by every kind) ------------------------------------------------
     def should_retry_exception(self, exc: BaseException) -> bool:
@@ -140,7 +141,10 @@ class Retry:
             return None
         if self.budget is not None and not self.budget.try_spend():
             RETRY_ATTEMPTS.add(retry=self.name, outcome="budget_exhausted")
-            log.warning("retry %r: budget exhausted, not retrying", self.name)
+            now = self._clock()
+            if now >= self._next_budget_log:  # at most one line per second per policy
+                self._next_budget_log = now + 1.0
+                log.warning("retry %r: budget exhausted, not retrying", self.name)
             return None
         RETRY_ATTEMPTS.add(retry=self.name, outcome="retry")
         details = RetryDetails(self.name, attempt, wait, elapsed, exc, result)
