@@ -170,6 +170,78 @@ def openfeature_in_memory() -> tuple[Callable[[int], object], list[bool]]:
     return (lambda i: get(FLAG, False, contexts[i])), [get(FLAG, False, c) for c in contexts]
 
 
+AB = "bench-ab"
+AB_STATE = {
+    "version": 1,
+    "features": [
+        {
+            "name": AB,
+            "enabled": True,
+            "strategies": [{"name": "default"}],
+            "variants": [
+                {
+                    "name": n,
+                    "weight": 1,
+                    "stickiness": "default",
+                    "payload": {"type": "string", "value": n},
+                }
+                for n in ("a", "b", "c")
+            ],
+        }
+    ],
+}
+
+
+def ours_variant() -> tuple[Callable[[int], object], list[str]]:
+    flags = FeatureFlags.from_unleash(AB_STATE, exposure_sample_rate=0.0)
+    contexts = [{"userId": u} for u in USERS]
+    get = flags.get_variant
+    return (lambda i: get(AB, contexts[i])), [get(AB, c).name for c in contexts]
+
+
+def unleash_variant() -> tuple[Callable[[int], object], list[str]]:
+    from UnleashClient import UnleashClient
+    from UnleashClient.cache import FileCache
+
+    cache = FileCache("bench-ab", directory=tempfile.mkdtemp(prefix="unleash-bench-"))
+    cache.bootstrap_from_dict(initial_config=AB_STATE)
+    client = UnleashClient(
+        url="http://127.0.0.1:9/api",
+        app_name="bench-ab",
+        disable_metrics=True,
+        disable_registration=True,
+        cache=cache,
+    )
+    client.initialize_client(fetch_toggles=False)
+    contexts = [{"userId": u} for u in USERS]
+    get = client.get_variant
+    return (lambda i: get(AB, contexts[i])), [get(AB, c)["name"] for c in contexts]
+
+
+def growthbook_variant() -> tuple[Callable[[int], object], list[str]]:
+    from growthbook import GrowthBook
+
+    features = {
+        AB: {
+            "defaultValue": "control",
+            "rules": [{"key": AB, "variations": ["a", "b", "c"], "hashAttribute": "id"}],
+        }
+    }
+    gb = GrowthBook(features=features)
+    attributes = [{"id": u} for u in USERS]
+
+    def call(i: int) -> object:
+        gb.set_attributes(attributes[i])
+        return gb.get_feature_value(AB, "control")
+
+    return call, [str(call(i)) for i in range(len(USERS))]
+
+
+VARIANT_PEERS: dict[str, Callable[[], tuple[Callable[[int], object], list[str]]]] = {
+    "UnleashClient": unleash_variant,
+    "growthbook": growthbook_variant,
+}
+
 PEERS: dict[str, Callable[[], tuple[Callable[[int], object], list[bool]]]] = {
     "UnleashClient": unleash,
     "growthbook": growthbook,
@@ -200,14 +272,24 @@ def main() -> None:
         print(f"# {name}: {sum(answers) / len(answers):.1%} of users on (ours {share:.1%})")
     via_of, _ = ours_openfeature()
     runs["ours-via-openfeature"] = via_of
+    variant_call, variant_names = ours_variant()
+    runs["ours-variant"] = variant_call
+    for name, make_variant in VARIANT_PEERS.items():
+        try:
+            call_v, names = make_variant()
+        except ImportError as err:
+            print(f"# {name} not installed ({err}); skipped")
+            continue
+        runs[f"{name}-variant"] = call_v
+        if name == "UnleashClient":
+            agree = sum(a == b for a, b in zip(names, variant_names, strict=True))
+            print(f"# UnleashClient gives the same variant as ours to {agree}/{len(USERS)} users")
 
-    medians: dict[str, float] = {}
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, call in runs.items():
             samples[name].append(_time(call, calls))
-    for name, values in samples.items():
-        medians[name] = statistics.median(values)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
 
     mine = medians["ours"]
     print(f"# {calls} calls x {repeats} runs, medians; ratio = peer/ours (>1: ours faster)")
@@ -225,6 +307,14 @@ def main() -> None:
             f"peer(openfeature-in-memory)={peer:.2f}us "
             f"ratio={peer / medians['ours-via-openfeature']:.1f}x"
         )
+    mine_v = medians["ours-variant"]
+    for name in VARIANT_PEERS:
+        key = f"{name}-variant"
+        if key in medians:
+            print(
+                f"get_variant 3 weighted variants: ours={mine_v:.2f}us "
+                f"peer({name})={medians[key]:.2f}us ratio={medians[key] / mine_v:.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def _variant_stickiness(stickiness: str, rnd: _Random) -> Getter:
 class _VariantSet:
     """Weighted variants with overrides, placed by murmur3 with Unleash's variant seed."""
 
-    __slots__ = ("group", "overrides", "sticky", "total", "variants")
+    __slots__ = ("group", "overrides", "prefix", "sticky", "total", "variants", "weighted")
 
     def __init__(
         self, variants: tuple[VariantDefinition, ...], group: str, stickiness: str, rnd: _Random
@@ -188,13 +188,21 @@ class _VariantSet:
         self.group = group
         self.total = sum(v.weight for v in variants)
         self.sticky = _variant_stickiness(stickiness, rnd)
-        self.overrides: tuple[tuple[Getter, frozenset[str], VariantDefinition], ...] = tuple(
-            (getter(o.context_name, rnd.static.get(o.context_name)), frozenset(o.values), v)
+        self.prefix = f"{group}:"
+        # results are immutable: built once here, returned by every evaluation
+        results = {id(v): Variant(v.name, True, True, v.payload) for v in variants}
+        self.weighted = tuple((v.weight, results[id(v)]) for v in variants if v.weight > 0)
+        self.overrides: tuple[tuple[Getter, frozenset[str], Variant], ...] = tuple(
+            (
+                getter(o.context_name, rnd.static.get(o.context_name)),
+                frozenset(o.values),
+                results[id(v)],
+            )
             for v in variants
             for o in v.overrides
         )
 
-    def select(self, ctx: Context) -> tuple[VariantDefinition | None, bool]:
+    def select(self, ctx: Context) -> tuple[Variant | None, bool]:
         """The variant and whether it came from an override."""
         if self.total <= 0:
             return None, False
@@ -203,12 +211,10 @@ class _VariantSet:
             if value is not None and value in values:
                 return variant, True
         seed = self.sticky(ctx) or ""
-        target = murmur3_32(f"{self.group}:{seed}", VARIANT_SEED) % self.total + 1
+        target = raw_hash(self.prefix + seed, VARIANT_SEED, False) % self.total + 1
         counter = 0
-        for variant in self.variants:
-            if variant.weight == 0:
-                continue
-            counter += variant.weight
+        for weight, variant in self.weighted:
+            counter += weight
             if counter >= target:
                 return variant, False
         return None, False
@@ -282,6 +288,7 @@ class CompiledFlag:
         "definition",
         "enabled",
         "fast",
+        "matchers",
         "name",
         "overrides",
         "strategies",
@@ -305,6 +312,14 @@ class CompiledFlag:
         self.all_disabled = bool(flag.strategies) and not self.strategies
         stickiness = (flag.variants[0].stickiness if flag.variants else None) or "default"
         self.variants = _VariantSet(flag.variants, flag.name, stickiness, rnd)
+        # decisions are immutable: one per strategy, built here, returned by evaluations
+        self.matchers = tuple(
+            (
+                s.test,
+                Decision(True, Reason.SPLIT if s.split else Reason.TARGETING_MATCH, s.label, s),
+            )
+            for s in self.strategies
+        )
         # a single predicate for on/off when nothing needs the snapshot (dependencies)
         self.fast: Predicate | None = None
         if not flag.dependencies and self.window is None and not self.overrides:
@@ -342,6 +357,9 @@ class Decision:
 _OFF = Decision(False, Reason.DISABLED, None, None)
 _STATIC = Decision(True, Reason.STATIC, None, None)
 _NO_MATCH = Decision(False, Reason.DEFAULT, None, None)
+_OUTSIDE_WINDOW = Decision(False, Reason.DISABLED, "window", None)
+_OVERRIDE_ON = Decision(True, Reason.TARGETING_MATCH, "override", None)
+_OVERRIDE_OFF = Decision(False, Reason.TARGETING_MATCH, "override", None)
 
 
 class Snapshot:
@@ -379,17 +397,16 @@ class Snapshot:
                 if not self._dependency_holds(dep.feature, dep.enabled, dep.variants, ctx, depth):
                     return Decision(False, Reason.DISABLED, f"dependency:{dep.feature}", None)
         if flag.window is not None and not self._in_window(flag.window, ctx):
-            return Decision(False, Reason.DISABLED, "window", None)
+            return _OUTSIDE_WINDOW
         if flag.overrides:
             user = _USER(ctx)
             if user is not None and user in flag.overrides:
-                return Decision(flag.overrides[user], Reason.TARGETING_MATCH, "override", None)
+                return _OVERRIDE_ON if flag.overrides[user] else _OVERRIDE_OFF
         if not flag.strategies:
             return _NO_MATCH if flag.all_disabled else _STATIC
-        for strategy in flag.strategies:
-            if strategy.test(ctx):
-                reason = Reason.SPLIT if strategy.split else Reason.TARGETING_MATCH
-                return Decision(True, reason, strategy.label, strategy)
+        for test, decision in flag.matchers:
+            if test(ctx):
+                return decision
         return _NO_MATCH
 
     def is_on(self, flag: CompiledFlag, ctx: Context) -> bool:
@@ -441,12 +458,11 @@ class Snapshot:
         if strategy is not None and strategy.variants is not None:
             chosen, forced = strategy.variants.select(ctx)
             if chosen is not None:
-                how = _how(forced, strategy.variants)
-                return Variant(chosen.name, True, True, chosen.payload), how
+                return chosen, _how(forced, strategy.variants)
         chosen, forced = flag.variants.select(ctx)
         if chosen is None:
             return DISABLED_VARIANT_FEATURE_ON, None
-        return Variant(chosen.name, True, True, chosen.payload), _how(forced, flag.variants)
+        return chosen, _how(forced, flag.variants)
 
 
 def _how(forced: bool, variants: _VariantSet) -> Reason | None:

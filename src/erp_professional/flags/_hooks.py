@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -128,7 +128,7 @@ class ExposureTracker:
             )
         return self._counter
 
-    def record(self, flag: str, variant: str, enabled: bool, context: dict[str, object]) -> None:
+    def record(self, flag: str, variant: str, enabled: bool, context: Mapping[str, object]) -> None:
         rate = self.sample_rate
         if rate <= 0.0 or (rate < 1.0 and self._rng.random() >= rate):
             return
