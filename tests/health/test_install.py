@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -167,3 +168,31 @@ def test_drain_on_signal_refuses_bad_targets() -> None:
         drain_on_signal(object())
     with pytest.raises(ValueError, match="delay"):
         drain_on_signal(HealthRegistry(), delay=-1)
+
+
+def test_stopped_dependency_turns_readiness_503_with_the_reason(
+    make_service: MakeService, postgres_url: str
+) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    service = make_service(
+        health__default_timeout=3,
+        health__dependencies={
+            "db": postgres_url,
+            "cache": f"redis://127.0.0.1:{port}/0",
+        },
+    )
+    ready = service.get("/_pro/readyz?verbose")
+    assert ready.status == 503
+    assert "[+]db ok" in ready.text
+    assert (
+        f"[-]cache failed: Redis at redis://127.0.0.1:{port}/0 is unreachable: "
+        f"Error 111 connecting to 127.0.0.1:{port}. Connection refused." in ready.text
+    )
+    doc = json.loads(service.get("/_pro/health").text)
+    assert doc["status"] == "fail"
+    assert doc["checks"]["db:status"][0]["status"] == "pass"
+    assert doc["checks"]["cache:status"][0]["status"] == "fail"
+    assert service.get("/_pro/livez").status == 200
