@@ -17,6 +17,7 @@ skipping.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from ._protocol import Snapshot, StoreStats
 from ._types import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, WrongExpectedVersion
 
 Row = tuple[Any, ...]
+log = logging.getLogger("erp_professional.events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,7 @@ def _stream_params(batch: Batch) -> dict[str, object]:
     }
 
 
-def _append_statement(p: str, batch: Batch, notify: bool, version: int | None = None) -> Query:
+def _append_statement(p: str, batch: Batch, version: int | None = None) -> Query:
     """Insert a batch; with ``version`` None the stream row is checked in the same statement."""
     evs = batch.events
     stream = _stream_cte(p, batch) if version is None else "SELECT %(new)s::bigint AS version"
@@ -138,10 +140,7 @@ def _append_statement(p: str, batch: Batch, notify: bool, version: int | None = 
         "AS u(id, type, data, cid, caus, actor, tenant, sv, headers, at, ord) "
         "ORDER BY u.ord RETURNING position, version) "
     )
-    if notify:
-        sql += f"SELECT position, version FROM ins, (SELECT pg_notify('{p}events', '')) n"
-    else:
-        sql += "SELECT position, version FROM ins"
+    sql += "SELECT position, version FROM ins"
     return Query(
         sql,
         {
@@ -179,6 +178,22 @@ def _versions(p: str, batches: Sequence[Batch]) -> Plan:
     return {b.stream_id: found.get(b.stream_id, 0) for b in batches}
 
 
+def _notify(p: str) -> Plan:
+    """Wake listeners after the commit, in a transaction of its own.
+
+    NOTIFY inside the appending transaction would hold PostgreSQL's notification queue
+    lock through that transaction's WAL flush and serialise all writers; here the lock is
+    held for an asynchronous commit only (a lost wake-up is covered by polling).
+    """
+    try:
+        yield Query(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, '')",
+            (f"{p}events",),
+        )
+    except errors.Error as exc:
+        log.warning("events: NOTIFY after append failed (readers will poll): %s", exc)
+
+
 def _result(batch: Batch, rows: list[Row]) -> AppendResult:
     rows.sort()
     return AppendResult(batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows))
@@ -198,9 +213,11 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
             yield Query("BEGIN")
         try:
             if single:
-                rows = yield _append_statement(p, ordered[0], notify)
+                rows = yield _append_statement(p, ordered[0])
                 if not rows:
                     raise _Conflict
+                if notify:
+                    yield from _notify(p)
                 return [_result(ordered[0], rows)]
             # Lock and check the stream rows in a fixed order (no deadlocks), then insert
             # in the caller's order so positions follow it.
@@ -225,10 +242,11 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
                 if not batch.events:
                     results.append(AppendResult(batch.stream_id, versions[batch.stream_id], ()))
                     continue
-                last = batch is with_events[-1]
-                rows = yield _append_statement(p, batch, notify and last, versions[batch.stream_id])
+                rows = yield _append_statement(p, batch, versions[batch.stream_id])
                 results.append(_result(batch, rows))
             yield Query("COMMIT")
+            if notify and with_events:
+                yield from _notify(p)
             return results
         except (_Conflict, errors.UniqueViolation) as exc:
             if not single:
