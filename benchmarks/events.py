@@ -17,18 +17,14 @@ import json
 import multiprocessing
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from erp_professional.events import EventStore, NewEvent  # noqa: E402
+from erp_professional.events import EventStore, NewEvent
 
 PG_URL = os.environ.get("ERP_PRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PAYLOAD = {"sku": "WIDGET-42", "quantity": 3, "unit_price": "9.50", "note": "x" * 40}
@@ -252,9 +248,11 @@ def main() -> None:
         o7 = repeat(max(3, runs - 2), lambda _i: concurrent("ours", prefix, 4, pg_each))
         p7 = repeat(max(3, runs - 2), lambda _i: concurrent("es", es_table4, 4, pg_each))
         report("postgresql, 4 concurrent writers, total appends", "/s", o7, p7)
+        ours_x = statistics.median(o7) / statistics.median(o4)
+        peer_x = statistics.median(p7) / statistics.median(p4)
         print(
-            f"postgresql, scaling 1 -> 4 writers: ours x{statistics.median(o7) / statistics.median(o4):.2f} "
-            f"peer(eventsourcing) x{statistics.median(p7) / statistics.median(p4):.2f}",
+            f"postgresql, scaling 1 -> 4 writers: ours x{ours_x:.2f} "
+            f"peer(eventsourcing) x{peer_x:.2f}",
             flush=True,
         )
     finally:
