@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ def test_daily_job_keeps_local_time_across_dst() -> None:
         ms(datetime(2026, 3, 31, 9, 0, tzinfo=BERLIN)),
     )
     assert [local(f).hour for f in fires] == [8, 8, 8, 8]
-    gaps = {(b - a) / 3_600_000 for a, b in zip(fires, fires[1:], strict=False)}
+    gaps = {(b - a) / 3_600_000 for a, b in itertools.pairwise(fires)}
     assert gaps == {24.0, 23.0}  # the night clocks go forward is one hour short
     assert s.describe().endswith("(Europe/Berlin)")
 
