@@ -126,18 +126,26 @@ def quiet(logger_name: str) -> contextlib.AbstractContextManager[None]:
 
 
 async def measure(
-    built: Mapping[str, Built], counts: Mapping[str, int], repeats: int, chunks: int
-) -> dict[str, list[float]]:
-    """µs/request per configuration, one value per repeat (take medians).
+    built: Mapping[str, Built], requests: int, repeats: int, chunks: int, budget: float
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """µs/request per configuration, one value per repeat (take medians), and the counts.
 
+    Each configuration runs ``requests`` per repeat, fewer for an expensive one: a short
+    calibration caps its repeat at about ``budget`` seconds (per-request figures of a slow
+    stack need fewer requests to be as exact), so a loaded machine cannot stretch the run.
     Each repeat interleaves ``chunks`` slices of every configuration, rotating the order,
-    so that a burst of load on the machine falls on all of them alike. Every timed
-    request must answer 200. The apps' lifespans must be running.
+    so that a burst of load falls on all of them alike. Every timed request must answer
+    200. The apps' lifespans must be running.
     """
     names = list(built)
     template = http_scope(PATH, headers=CLIENT_HEADERS)
-    for name in names:  # warm caches and lazy set-up
-        await drive_asgi(built[name].app, template, max(100, counts[name] // 10))
+    counts = {}
+    for name in names:  # warm caches and lazy set-up, then calibrate
+        app = built[name].app
+        await drive_asgi(app, template, 100)
+        seconds, _ = await drive_asgi(app, template, 200)
+        fit = int(budget / (seconds / 200))
+        counts[name] = max(chunks * 20, min(requests, fit)) // chunks * chunks
     per_request: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(repeats):
         elapsed = dict.fromkeys(names, 0.0)
@@ -149,32 +157,31 @@ async def measure(
                 check(statuses == {200: n}, f"{name}: statuses {dict(statuses)} in a timed run")
                 elapsed[name] += seconds
         for name in names:
-            per_request[name].append(elapsed[name] / (counts[name] // chunks * chunks) * 1e6)
-    return per_request
+            per_request[name].append(elapsed[name] / counts[name] * 1e6)
+    return per_request, counts
 
 
-async def in_process(requests: int, repeats: int, chunks: int) -> dict[str, list[float]]:
-    """The four configurations: sanity checks, then :func:`measure`.
-
-    The anchor stack, ~40 times slower, runs a tenth of the requests (its per-request
-    figure is just as exact and the run stays short).
-    """
+async def in_process(
+    requests: int, repeats: int, chunks: int, budget: float
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """The four configurations: sanity checks, then :func:`measure`."""
     built = {name: build(name) for name in CONFIGS}
     for b in built.values():
         for note in b.notes:
             info(f"{b.name}: {note}")
-    counts = {name: max(chunks, requests // (10 if name == "anchor" else 1)) for name in CONFIGS}
     async with contextlib.AsyncExitStack() as stack:
         for b in built.values():
             await stack.enter_async_context(asgi_lifespan(b.app))
         with quiet("erp_professional"):
             await sanity_in_process(built)
-        per_request = await measure(built, counts, repeats, chunks)
+        result = await measure(built, requests, repeats, chunks, budget)
         check_anchor_probes(built["anchor"])
-    return per_request
+    return result
 
 
-async def measure_variant(name: str, requests: int, repeats: int, chunks: int) -> str:
+async def measure_variant(
+    name: str, requests: int, repeats: int, chunks: int, budget: float
+) -> str:
     """Time one breakdown variant against bare and the foundation; a JSON result line."""
     overrides = breakdown_variants()[name]
     built = {
@@ -182,31 +189,30 @@ async def measure_variant(name: str, requests: int, repeats: int, chunks: int) -
         "foundation": build("foundation"),
         name: build_ours(name, overrides),
     }
-    counts = dict.fromkeys(built, max(chunks, requests // 10))
     async with contextlib.AsyncExitStack() as stack:
         for b in built.values():
             await stack.enter_async_context(asgi_lifespan(b.app))
-        per_request = await measure(built, counts, repeats, chunks)
+        per_request, counts = await measure(built, requests, repeats, chunks, budget)
     bare = per_request["bare"]
     return json.dumps(
         {
             "name": name,
             "added": paired_median_delta(per_request[name], bare),
             "foundation": paired_median_delta(per_request["foundation"], bare),
+            "requests": counts[name],
             "concerns": built[name].notes[-1],
         }
     )
 
 
-def breakdown(requests: int, repeats: int, chunks: int) -> None:
+def breakdown(requests: int, repeats: int, chunks: int, budget: float) -> None:
     """What each capability (and sub-switch) adds on its own, each in a fresh process.
 
     A fresh process per variant keeps process-wide set-up (logging sinks, tracer and
     meter providers) of one variant out of the others.
     """
-    n = max(chunks, requests // 10)
     info("breakdown: each variant = foundation + one section, in its own process, paired")
-    info(f"with bare; {repeats} repeats of {n} requests, medians of the added us/request")
+    info(f"with bare; {repeats} repeats each, medians of the added us/request")
     for name in breakdown_variants():
         done = subprocess.run(
             [
@@ -220,6 +226,8 @@ def breakdown(requests: int, repeats: int, chunks: int) -> None:
                 str(repeats),
                 "--chunks",
                 str(chunks),
+                "--budget",
+                str(budget),
             ],
             capture_output=True,
             text=True,
@@ -231,18 +239,21 @@ def breakdown(requests: int, repeats: int, chunks: int) -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         info(
             f"  {name:<30} {result['added']:8.2f} us/request "
-            f"(foundation alone {result['foundation']:.2f})  {result['concerns']}"
+            f"(foundation alone {result['foundation']:.2f}; {result['requests']} requests)  "
+            f"{result['concerns']}"
         )
 
 
-def report_in_process(per_request: dict[str, list[float]], requests: int, repeats: int) -> None:
+def report_in_process(
+    per_request: dict[str, list[float]], counts: dict[str, int], repeats: int
+) -> None:
     bare = per_request["bare"]
-    info(
-        f"in-process: {repeats} repeats of {requests} requests per configuration "
-        f"({requests // 10} for the anchor stack), GET {PATH}, medians"
-    )
+    info(f"in-process: GET {PATH}, {repeats} interleaved repeats, medians")
     for name in CONFIGS:
-        info(f"  {name:<10} {median(per_request[name]):8.2f} us/request")
+        info(
+            f"  {name:<10} {median(per_request[name]):8.2f} us/request "
+            f"({counts[name]} requests per repeat)"
+        )
     added = {name: paired_median_delta(per_request[name], bare) for name in CONFIGS[1:]}
     emit(
         figure(
@@ -366,7 +377,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one breakdown process
     parser.add_argument("--repeats", type=int, help="in-process repeats (default 7, quick 3)")
-    parser.add_argument("--requests", type=int, help="requests per in-process repeat")
+    parser.add_argument(
+        "--requests", type=int, help="most requests per in-process repeat (default 20000)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="about this many seconds per configuration per repeat (default 0.5, quick 0.1)",
+    )
     parser.add_argument(
         "--chunks", type=int, default=10, help="interleaved slices per in-process repeat"
     )
@@ -379,12 +397,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.repeats = args.repeats or (3 if quick else 7)
     args.requests = args.requests or (2000 if quick else 20000)
     args.duration = args.duration or (2.0 if quick else 5.0)
+    args.budget = args.budget or (0.1 if quick else 0.5)
     args.server_repeats = args.server_repeats or (1 if quick else 3)
     for name in ("repeats", "requests", "chunks", "server_repeats", "threads", "connections"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.duration <= 0:
-        parser.error("--duration must be positive")
+    if args.duration <= 0 or args.budget <= 0:
+        parser.error("--duration and --budget must be positive")
     return args
 
 
@@ -399,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.variant:
         with tempfile.TemporaryFile("w+") as log, contextlib.redirect_stderr(log):
             line = asyncio.run(
-                measure_variant(args.variant, args.requests, args.repeats, args.chunks)
+                measure_variant(args.variant, args.requests, args.repeats, args.chunks, args.budget)
             )
         print(line, flush=True)
         return 0
@@ -410,12 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     # Logs written during the in-process part (ours writes an access log line per request
     # to stderr by default) go to a file, as a service's logs would, not to the terminal.
     with tempfile.TemporaryFile("w+") as log, contextlib.redirect_stderr(log):
-        per_request = asyncio.run(in_process(args.requests, args.repeats, args.chunks))
+        per_request, counts = asyncio.run(
+            in_process(args.requests, args.repeats, args.chunks, args.budget)
+        )
         lines = log.tell() and _count_lines(log)
     info(f"in-process part wrote {lines} log lines to a file (stderr during the run)")
-    report_in_process(per_request, args.requests, args.repeats)
+    report_in_process(per_request, counts, args.repeats)
     if args.breakdown:
-        breakdown(args.requests, args.repeats, args.chunks)
+        breakdown(args.requests, args.repeats, args.chunks, args.budget)
     if args.no_server:
         info("server part skipped (--no-server)")
     elif shutil.which("wrk") is None:
