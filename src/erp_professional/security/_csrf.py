@@ -4,6 +4,7 @@ an optional signed double-submit token bound to the session."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import io
@@ -22,6 +23,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_KEY = "csrf_token"  # noqa: S105 - a state key, not a secret
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _MAX_FORM = 1024 * 1024
+
+
+@functools.lru_cache(maxsize=512)
+def _netloc(origin: str) -> str | None:
+    try:
+        return urlsplit(origin).netloc
+    except ValueError:
+        return None
 
 
 def _normalise_origin(origin: str) -> str:
@@ -69,10 +78,7 @@ class CsrfProtection:
         if origin is None or origin == "":
             return None
         host = headers.get("host")
-        try:
-            origin_host = urlsplit(origin).netloc
-        except ValueError:
-            origin_host = None
+        origin_host = _netloc(origin)
         if host is not None and origin_host is not None and origin_host == host:
             return None
         if self._exempt(exchange, origin):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 from ..web import Concern, Exchange, ResponseHeaders, current_exchange
 from ._csp import HELMET_CSP, ContentSecurityPolicy, DirectiveValue
@@ -308,6 +308,7 @@ class SecurityHeaders:
         self.uses_nonce = bool(self.csp is not None and self.csp.nonce) or any(
             p.csp is not None and p.csp.nonce for p in route_policies.values()
         )
+        self._encodings()
 
     @staticmethod
     def nonce_for(exchange: Exchange) -> str:
@@ -315,8 +316,70 @@ class SecurityHeaders:
         assert nonce is not None
         return nonce
 
+    def _encodings(self) -> None:
+        def table(encode: Callable[[str], Any], lower_names: bool) -> _Encoded:
+            return _Encoded(
+                frozenset(encode(s) for s in self.strip),
+                tuple(
+                    (encode(k.lower()), encode(k.lower() if lower_names else k), encode(v))
+                    for k, v in self.headers
+                ),
+                None if self.csp is None else encode(self.csp.header_name.lower()),
+                None
+                if self.csp is None or self.csp.nonce
+                else (
+                    encode(self.csp.header_name.lower() if lower_names else self.csp.header_name),
+                    encode(self.csp.static),
+                ),
+                None
+                if self.hsts is None
+                else (
+                    encode(
+                        "strict-transport-security" if lower_names else "Strict-Transport-Security"
+                    ),
+                    encode(self.hsts),
+                ),
+            )
+
+        self._bytes = table(lambda s: s.encode("latin-1"), True)
+        self._str = table(lambda s: s, False)
+
     def apply(self, exchange: Exchange, headers: ResponseHeaders) -> None:
         """Change ``headers`` of the response to ``exchange``."""
+        route = self.routes.lookup(exchange) if self.routes else None
+        raw = getattr(headers, "raw", None)
+        if route is None and type(raw) is list:
+            binary = isinstance(raw[0][0], bytes | bytearray) if raw else exchange.kind == "asgi"
+            self._apply_raw(exchange, raw, self._bytes if binary else self._str, binary)
+            return
+        self._apply_generic(exchange, headers, route)
+
+    def _apply_raw(self, exchange: Exchange, raw: list[Any], enc: _Encoded, binary: bool) -> None:
+        """The same changes made directly on the driver's header list (the common case)."""
+        present = {item[0].lower() for item in raw}
+        strip = enc.strip
+        if not present.isdisjoint(strip):
+            raw[:] = [item for item in raw if item[0].lower() not in strip]
+            present -= strip
+        for key, name, value in enc.preset:
+            if key not in present:
+                raw.append((name, value))
+        csp = self.csp
+        if csp is not None and enc.csp_key not in present:
+            if enc.csp_static is not None:
+                raw.append(enc.csp_static)
+            else:
+                value = csp.render(self.nonce_for(exchange))
+                name = csp.header_name.lower() if binary else csp.header_name
+                raw.append(
+                    (name.encode("latin-1"), value.encode("latin-1")) if binary else (name, value)
+                )
+        if enc.hsts is not None and enc.hsts[0].lower() not in present and exchange.is_secure:
+            raw.append(enc.hsts)
+
+    def _apply_generic(
+        self, exchange: Exchange, headers: ResponseHeaders, route: _RoutePolicy | None
+    ) -> None:
         present: set[str] = set()
         strip = self.strip
         doomed: list[str] = []
@@ -332,7 +395,6 @@ class SecurityHeaders:
             if name.lower() not in present:
                 headers.add(name, value)
         csp = self.csp
-        route = self.routes.lookup(exchange) if self.routes else None
         if route is not None and route.csp is not None:
             csp = route.csp
         if csp is not None and csp.header_name.lower() not in present:
@@ -351,6 +413,26 @@ class SecurityHeaders:
                     headers.remove(name)
                 else:
                     headers.set(name, value)
+
+
+class _Encoded:
+    """Header names and values pre-encoded for one representation (bytes or str)."""
+
+    __slots__ = ("csp_key", "csp_static", "hsts", "preset", "strip")
+
+    def __init__(
+        self,
+        strip: frozenset[Any],
+        preset: tuple[tuple[Any, Any, Any], ...],
+        csp_key: Any,
+        csp_static: tuple[Any, Any] | None,
+        hsts: tuple[Any, Any] | None,
+    ) -> None:
+        self.strip = strip
+        self.preset = preset
+        self.csp_key = csp_key
+        self.csp_static = csp_static
+        self.hsts = hsts
 
 
 def _lower(mapping: Mapping[str, str]) -> dict[str, str]:

@@ -13,11 +13,11 @@ seconds, and never on the requests in between.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from limits import RateLimitItem, parse_many
 from limits import strategies as sync_strategies
@@ -62,8 +62,19 @@ def parse_limits(value: str | Sequence[str] | Sequence[RateLimitItem]) -> tuple[
     return tuple(items)
 
 
-@dataclass(frozen=True, slots=True)
-class LimitState:
+@functools.lru_cache(maxsize=1024)
+def policy_name(item: RateLimitItem) -> str:
+    """``100-per-1-minute``: the name of a limit in the ``RateLimit`` fields."""
+    return f"{item.amount}-per-{item.multiples}-{item.GRANULARITY.name}"
+
+
+@functools.lru_cache(maxsize=1024)
+def policy_item(item: RateLimitItem) -> str:
+    """One ``RateLimit-Policy`` list member: ``"100-per-1-minute";q=100;w=60``."""
+    return f'"{policy_name(item)}";q={item.amount};w={int(item.get_expiry())}'
+
+
+class LimitState(NamedTuple):
     """One limit after a request: its quota, what remains and when the window resets."""
 
     limit: RateLimitItem
@@ -74,24 +85,35 @@ class LimitState:
 
     @property
     def name(self) -> str:
-        item = self.limit
-        return f"{item.amount}-per-{item.multiples}-{item.GRANULARITY.name}"
+        return policy_name(self.limit)
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """The outcome of a request against its limits."""
+    """The outcome of a request against its limits.
 
-    allowed: bool
-    states: tuple[LimitState, ...] = ()
-    degraded: str | None = None
-    """``None`` normally; ``open``, ``closed`` or ``memory-fallback`` while the storage fails."""
+    ``degraded`` is ``None`` normally; ``open``, ``closed`` or ``memory-fallback`` while the
+    storage fails.
+    """
+
+    __slots__ = ("allowed", "degraded", "states")
+
+    def __init__(
+        self, allowed: bool, states: tuple[LimitState, ...] = (), degraded: str | None = None
+    ) -> None:
+        self.allowed = allowed
+        self.states = states
+        self.degraded = degraded
+
+    def __repr__(self) -> str:
+        return f"Decision(allowed={self.allowed}, states={self.states}, degraded={self.degraded})"
 
     @property
     def tightest(self) -> LimitState | None:
         """The limit to report: the first one refused, else the one with least remaining."""
         if not self.states:
             return None
+        if len(self.states) == 1:
+            return self.states[0]
         refused = [s for s in self.states if not s.allowed]
         if refused:
             return refused[0]
@@ -226,10 +248,21 @@ def _hit_sync(
 ) -> Decision:
     states: list[LimitState] = []
     allowed = True
+    fixed = isinstance(limiter, sync_strategies.FixedWindowRateLimiter)
+    storage = limiter.storage
     for item in limits:
-        ok = limiter.hit(item, *identifiers, cost=cost)
-        stats = limiter.get_window_stats(item, *identifiers)
-        states.append(LimitState(item, ok, max(0, stats.remaining), stats.reset_time))
+        if fixed:
+            # The fixed window's hit is one counter increment: its result is the count,
+            # so the remaining quota needs no second read.
+            key = item.key_for(*identifiers)
+            used = storage.incr(key, item.get_expiry(), amount=cost)
+            ok = used <= item.amount
+            state = LimitState(item, ok, max(0, item.amount - used), storage.get_expiry(key))
+        else:
+            ok = limiter.hit(item, *identifiers, cost=cost)
+            stats = limiter.get_window_stats(item, *identifiers)
+            state = LimitState(item, ok, max(0, stats.remaining), stats.reset_time)
+        states.append(state)
         if not ok:
             allowed = False
             break
@@ -303,12 +336,22 @@ class AsyncRateLimiter(_Base):
             return self._degraded(limits, identifiers, cost)
         try:
             limiter = self._limiter()
+            fixed = isinstance(limiter, async_strategies.FixedWindowRateLimiter)
+            storage = limiter.storage
             states: list[LimitState] = []
             allowed = True
             for item in limits:
-                ok = await limiter.hit(item, *identifiers, cost=cost)
-                stats = await limiter.get_window_stats(item, *identifiers)
-                states.append(LimitState(item, ok, max(0, stats.remaining), stats.reset_time))
+                if fixed:
+                    key = item.key_for(*identifiers)
+                    used = await storage.incr(key, item.get_expiry(), amount=cost)
+                    ok = used <= item.amount
+                    reset = await storage.get_expiry(key)
+                    state = LimitState(item, ok, max(0, item.amount - used), reset)
+                else:
+                    ok = await limiter.hit(item, *identifiers, cost=cost)
+                    stats = await limiter.get_window_stats(item, *identifiers)
+                    state = LimitState(item, ok, max(0, stats.remaining), stats.reset_time)
+                states.append(state)
                 if not ok:
                     allowed = False
                     break

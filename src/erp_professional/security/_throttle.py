@@ -23,9 +23,9 @@ from ..web import (
     current_exchange,
     problem,
 )
-from ._ratelimit import AsyncRateLimiter, Decision, RateLimiter, parse_limits
+from ._ratelimit import AsyncRateLimiter, Decision, RateLimiter, parse_limits, policy_item
 from ._routes import RouteSet, RouteTable
-from ._util import count, log, safe_for_log
+from ._util import append_headers, count, log, safe_for_log
 
 __all__ = [
     "KeyFunc",
@@ -142,9 +142,7 @@ def rate_headers(
             ("X-RateLimit-Reset", str(int(state.reset))),
         ]
     if mode in ("all", "ietf"):
-        policies = ", ".join(
-            f'"{s.name}";q={s.limit.amount};w={int(s.limit.get_expiry())}' for s in decision.states
-        )
+        policies = ", ".join(policy_item(s.limit) for s in decision.states)
         out += [
             ("RateLimit-Policy", policies),
             ("RateLimit", f'"{state.name}";r={state.remaining};t={reset_in}'),
@@ -288,8 +286,7 @@ class RateLimitConcern(Concern):
     def on_response(self, exchange: Exchange, headers: ResponseHeaders) -> None:
         decision = exchange.state.get(STATE_KEY)
         if isinstance(decision, Decision):
-            for name, value in rate_headers(decision, self.header_mode):
-                headers.set(name, value)
+            append_headers(exchange, headers, rate_headers(decision, self.header_mode))
 
 
 _fallback_sync: RateLimiter | None = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from ..web import RequestHeaders, ResponseHeaders
+from ..web import Exchange, RequestHeaders, ResponseHeaders
 
 log = logging.getLogger("erp_professional.security")
 _meter = metrics.get_meter("erp_professional.security")
@@ -35,6 +35,15 @@ def cookie(headers: RequestHeaders, name: str) -> str | None:
 
 def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     """Add ``names`` to the response's ``Vary`` header without duplicates."""
+    raw = getattr(headers, "raw", None)
+    if (
+        type(raw) is list
+        and raw
+        and isinstance(raw[0][0], bytes | bytearray)
+        and not any(item[0].lower() == b"vary" for item in raw)
+    ):
+        raw.append((b"vary", ", ".join(names).encode("latin-1")))
+        return
     current = headers.get("vary")
     if current is not None and current.strip() == "*":
         return
@@ -43,6 +52,21 @@ def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     added = [n for n in names if n.lower() not in lowered]
     if added:
         headers.set("Vary", ", ".join([*have, *added]))
+
+
+def append_headers(
+    exchange: Exchange, headers: ResponseHeaders, pairs: Iterable[tuple[str, str]]
+) -> None:
+    """Add response headers, straight onto the driver's header list when it has one."""
+    raw = getattr(headers, "raw", None)
+    if type(raw) is list:
+        if exchange.kind == "asgi":
+            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs)
+        else:
+            raw.extend(pairs)
+        return
+    for name, value in pairs:
+        headers.add(name, value)
 
 
 def safe_for_log(value: str, limit: int = 120) -> str:
