@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -228,3 +229,60 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERP_PRO_RESILIENCE__BREAKER_SYNC_INTERVAL", "-1")
     with pytest.raises(ValueError, match="breaker_sync_interval"):
         load_config()
+
+
+@pytest.mark.anyio
+async def test_async_calls_share_state_through_the_async_client(store_url: str) -> None:
+    from erp_professional.connections import aclose
+
+    first = shared(store_url, name="async-payments", open_duration=0.2)
+    second = shared(store_url, name="async-payments", open_duration=0.2)
+
+    @first
+    async def charge_here() -> str:
+        raise ConnectionError("gateway down")
+
+    @second
+    async def charge_there() -> str:
+        return "charged"
+
+    try:
+        assert await charge_there() == "charged"
+        for _ in range(3):
+            with pytest.raises(ConnectionError):
+                await charge_here()
+        assert first.state is State.OPEN
+        await asyncio.sleep(0.1)
+        with pytest.raises(CircuitOpenError):
+            await charge_there()
+        await asyncio.sleep(0.2)
+        async with first:  # the one trial permit, taken in Redis
+            with pytest.raises(CircuitOpenError):
+                await charge_there()
+        assert first.state is State.CLOSED
+        await asyncio.sleep(0.1)
+        assert await charge_there() == "charged"
+    finally:
+        await aclose()
+
+
+@pytest.mark.anyio
+async def test_async_redis_down_falls_back_to_local_state() -> None:
+    from erp_professional.connections import aclose
+
+    breaker = shared(DOWN_URL, name="async-down")
+
+    @breaker
+    async def call() -> None:
+        raise ConnectionError
+
+    try:
+        for _ in range(3):
+            with pytest.raises(ConnectionError):
+                await call()
+        assert breaker.shared is not None and breaker.shared.degraded
+        assert breaker.state is State.OPEN
+        with pytest.raises(CircuitOpenError):
+            await call()
+    finally:
+        await aclose()

@@ -25,6 +25,10 @@ from ._window import FAILURE, SLOW, CountWindow, Snapshot, TimeWindow
 if TYPE_CHECKING:
     from ._shared import SharedState
 
+SharedWork = tuple[str, bool, bool]
+"""What an outcome leaves for the shared store: ("trial", failure, slow), ("flush", ...),
+("release", ...)."""
+
 __all__ = ["CircuitBreaker"]
 
 P = ParamSpec("P")
@@ -270,6 +274,24 @@ class CircuitBreaker:
         self._rejected(now)
         return None
 
+    async def acquire_async(self) -> float:
+        """:meth:`acquire` for async code: a shared store is reached asynchronously."""
+        now = self._clock()
+        shared = self._shared
+        if shared is None:
+            if self._state is _CLOSED or self.local_acquire(now):
+                return now
+        else:
+            await shared.amaybe_sync(now)
+            if self._state is _CLOSED or shared.degraded:
+                admitted = self.local_acquire(now)
+            else:
+                admitted = await shared.aacquire(now)
+            if admitted:
+                return now
+        state, remaining = self._rejected(now)
+        raise CircuitOpenError(self._name, state, remaining)
+
     def _admit(self, now: float) -> bool:
         shared = self._shared
         if shared is not None:
@@ -307,44 +329,78 @@ class CircuitBreaker:
 
     # -- outcomes ------------------------------------------------------------------------
     def record_success(self, start: float) -> None:
-        now = self._clock()
-        duration = now - start
-        self._record(SLOW if duration >= self.slow_call_duration else 0, now, duration, None)
+        self._do(self._success(start))
 
     def record_failure(self, start: float, exc: BaseException | None = None) -> None:
-        now = self._clock()
-        duration = now - start
-        flags = FAILURE | (SLOW if duration >= self.slow_call_duration else 0)
-        self._record(flags, now, duration, exc)
+        self._do(self._failure(start, exc))
 
     def record_ignored(self) -> None:
         """The call ended in a way that counts as neither success nor failure."""
-        with self._lock:
-            self._counts["ignored"] += 1
-            if self._state is _HALF_OPEN and self._permits > 0:
-                self._permits -= 1
-        shared = self._shared
-        if shared is not None and self._state is _HALF_OPEN:
-            shared.release()
-        if self._listeners:
-            self._emit([BreakerEvent(EventKind.IGNORED, self._name, self._state)])
+        self._do(self._ignored())
 
     def record_exception(self, exc: BaseException, start: float) -> None:
         """Classify ``exc`` and record it as failure, success or ignored."""
-        kind = self.classify(exc)
-        if kind == "failure":
-            self.record_failure(start, exc)
-        elif kind == "success":
-            self.record_success(start)
-        else:
-            self.record_ignored()
+        self._do(self._exception(exc, start))
 
     def record_result(self, result: object, start: float) -> None:
+        """Record a returned value (a failure if ``failure_result`` says so)."""
+        self._do(self._result(result, start))
+
+    async def arecord_success(self, start: float) -> None:
+        """:meth:`record_success` for async code: a shared store is reached asynchronously."""
+        await self._ado(self._success(start))
+
+    async def arecord_exception(self, exc: BaseException, start: float) -> None:
+        await self._ado(self._exception(exc, start))
+
+    async def arecord_result(self, result: object, start: float) -> None:
+        await self._ado(self._result(result, start))
+
+    def _do(self, work: SharedWork | None) -> None:
+        if work is not None and self._shared is not None:
+            self._shared.perform(work)
+
+    async def _ado(self, work: SharedWork | None) -> None:
+        if work is not None and self._shared is not None:
+            await self._shared.aperform(work)
+
+    def _success(self, start: float) -> SharedWork | None:
+        now = self._clock()
+        duration = now - start
+        return self._record(SLOW if duration >= self.slow_call_duration else 0, now, duration, None)
+
+    def _failure(self, start: float, exc: BaseException | None) -> SharedWork | None:
+        now = self._clock()
+        duration = now - start
+        flags = FAILURE | (SLOW if duration >= self.slow_call_duration else 0)
+        return self._record(flags, now, duration, exc)
+
+    def _ignored(self) -> SharedWork | None:
+        with self._lock:
+            self._counts["ignored"] += 1
+            half_open = self._state is _HALF_OPEN
+            if half_open and self._permits > 0:
+                self._permits -= 1
+        if self._listeners:
+            self._emit([BreakerEvent(EventKind.IGNORED, self._name, self._state)])
+        shared = self._shared
+        if shared is not None and half_open and not shared.degraded:
+            return ("release", False, False)
+        return None
+
+    def _exception(self, exc: BaseException, start: float) -> SharedWork | None:
+        kind = self.classify(exc)
+        if kind == "failure":
+            return self._failure(start, exc)
+        if kind == "success":
+            return self._success(start)
+        return self._ignored()
+
+    def _result(self, result: object, start: float) -> SharedWork | None:
         predicate = self._failure_result
         if predicate is not None and _safe_predicate(predicate, result, self._name):
-            self.record_failure(start, None)
-        else:
-            self.record_success(start)
+            return self._failure(start, None)
+        return self._success(start)
 
     def classify(self, exc: BaseException) -> Literal["failure", "success", "ignored"]:
         if isinstance(exc, self._ignore) or not isinstance(exc, Exception):
@@ -358,7 +414,10 @@ class CircuitBreaker:
             return "failure"
         return "success"
 
-    def _record(self, flags: int, now: float, duration: float, exc: BaseException | None) -> None:
+    def _record(
+        self, flags: int, now: float, duration: float, exc: BaseException | None
+    ) -> SharedWork | None:
+        """Record an outcome locally; returns the work left for the shared store, if any."""
         events: list[BreakerEvent] = []
         trial: tuple[bool, bool] | None = None
         with self._lock:
@@ -383,12 +442,6 @@ class CircuitBreaker:
                     trial = (bool(flags & FAILURE), bool(flags & SLOW))
                 else:
                     self._record_trial(flags, now, events)
-        shared = self._shared
-        if shared is not None:
-            if trial is not None:
-                shared.record_trial(*trial)
-            elif shared.pending_trip:
-                shared.flush()
         if self._listeners:
             kind = EventKind.FAILURE if flags & FAILURE else EventKind.SUCCESS
             events.insert(
@@ -398,6 +451,14 @@ class CircuitBreaker:
                 ),
             )
             self._emit(events)
+        shared = self._shared
+        if shared is None:
+            return None
+        if trial is not None:
+            return ("trial", *trial)
+        if shared.pending_trip:
+            return ("flush", False, False)
+        return None
 
     def _should_trip(self, window: CountWindow | TimeWindow) -> bool:
         threshold = self.consecutive_failures
@@ -545,7 +606,9 @@ class CircuitBreaker:
             self.record_exception(exc, stack[-1])
 
     async def __aenter__(self) -> CircuitBreaker:
-        return self.__enter__()
+        start = await self.acquire_async()
+        self._stack.set((*self._stack.get(()), start))
+        return self
 
     async def __aexit__(
         self,
@@ -553,7 +616,12 @@ class CircuitBreaker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        stack = self._stack.get()
+        self._stack.set(stack[:-1])
+        if exc is None:
+            await self.arecord_success(stack[-1])
+        else:
+            await self.arecord_exception(exc, stack[-1])
 
     # -- decorator -----------------------------------------------------------------------
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:

@@ -33,12 +33,31 @@ def guard_breaker(breaker: CircuitBreaker, fn: Callable[P, R]) -> Callable[P, R]
     record_result = breaker.record_result
     record_success = breaker.record_success
 
-    if kind == "async":
+    if kind == "async" and not local:
+        afn = cast(Callable[P, Awaitable[object]], fn)
+        acquire_async = breaker.acquire_async
+        arecord_exception = breaker.arecord_exception
+        arecord_result = breaker.arecord_result
+
+        @functools.wraps(fn)
+        async def shared_async_wrapper(*args: P.args, **kwargs: P.kwargs) -> object:
+            start = await acquire_async()
+            try:
+                result = await afn(*args, **kwargs)
+            except BaseException as exc:
+                await arecord_exception(exc, start)
+                raise
+            await arecord_result(result, start)
+            return result
+
+        wrapper: Callable[..., object] = shared_async_wrapper
+
+    elif kind == "async":
         afn = cast(Callable[P, Awaitable[object]], fn)
 
         @functools.wraps(fn)
         async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> object:
-            start = clock() if local and breaker._state is _CLOSED else acquire()
+            start = clock() if breaker._state is _CLOSED else acquire()
             try:
                 result = await afn(*args, **kwargs)
             except BaseException as exc:
@@ -57,7 +76,7 @@ def guard_breaker(breaker: CircuitBreaker, fn: Callable[P, R]) -> Callable[P, R]
                 record_result(result, start)
             return result
 
-        wrapper: Callable[..., object] = async_wrapper
+        wrapper = async_wrapper
 
     elif kind == "generator":
         gfn = cast(Callable[P, Iterator[object]], fn)
@@ -82,17 +101,17 @@ def guard_breaker(breaker: CircuitBreaker, fn: Callable[P, R]) -> Callable[P, R]
 
         @functools.wraps(fn)
         async def agen_wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[object]:
-            start = acquire()
+            start = await breaker.acquire_async()
             try:
                 async for item in agfn(*args, **kwargs):
                     yield item
             except GeneratorExit:
-                record_success(start)
+                record_success(start)  # no awaiting while the generator is being closed
                 raise
             except BaseException as exc:
-                record_exception(exc, start)
+                await breaker.arecord_exception(exc, start)
                 raise
-            record_success(start)
+            await breaker.arecord_success(start)
 
         wrapper = agen_wrapper
 

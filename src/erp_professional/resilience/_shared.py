@@ -17,7 +17,9 @@ from ._settings import settings
 from ._state import State
 
 if TYPE_CHECKING:
-    from ._breaker import CircuitBreaker
+    from redis.commands.core import AsyncScript, Script
+
+    from ._breaker import CircuitBreaker, SharedWork
 
 __all__ = ["SharedState"]
 
@@ -118,29 +120,32 @@ return reply(0)
 )
 
 
+SCRIPTS = {
+    "read": READ,
+    "trip": TRIP,
+    "acquire": ACQUIRE,
+    "release": RELEASE,
+    "trial": TRIAL,
+    "set": SET,
+}
+
+
 class SharedState:
-    """The Redis side of one breaker."""
+    """The Redis side of one breaker: sync methods use the process's Redis client, the
+    ``a``-prefixed twins the event loop's asyncio client; both run the same scripts."""
 
     def __init__(self, breaker: CircuitBreaker, url: str) -> None:
-        from erp_professional.connections import redis_client
+        from erp_professional.connections import check_scheme
 
+        check_scheme(url, ("redis",), "the shared breaker store")
         config = settings()
         self.breaker = breaker
         self.url = url
         self.interval = config.breaker_sync_interval
         self.namespace = config.breaker_namespace
-        self.client = redis_client(url)
-        self._scripts = {
-            name: self.client.register_script(source)
-            for name, source in (
-                ("read", READ),
-                ("trip", TRIP),
-                ("acquire", ACQUIRE),
-                ("release", RELEASE),
-                ("trial", TRIAL),
-                ("set", SET),
-            )
-        }
+        self._scripts: dict[str, Script] | None = None
+        self._async_client: object = None
+        self._ascripts: dict[str, AsyncScript] = {}
         self.degraded = False
         self.pending_trip = False
         self._next_sync = float("-inf")
@@ -150,20 +155,32 @@ class SharedState:
     def key(self) -> str:
         return f"{self.namespace}:breaker:{self.breaker.name}"
 
-    def _run(self, script: str, *args: str | int | float) -> bool:
-        """Run a script and adopt the state it returns; False when Redis failed."""
-        try:
-            reply = self._scripts[script](keys=[self.key], args=list(args))
-        except Exception as exc:  # any client or server failure falls back to local state
-            self._failed(exc)
-            return False
+    def _sync_scripts(self) -> dict[str, Script]:
+        if self._scripts is None:
+            from erp_professional.connections import redis_client
+
+            client = redis_client(self.url)
+            self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+        return self._scripts
+
+    def _async_scripts(self) -> dict[str, AsyncScript]:
+        from erp_professional.connections import async_redis_client
+
+        client = async_redis_client(self.url)
+        if client is not self._async_client:
+            self._ascripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+            self._async_client = client
+        return self._ascripts
+
+    # -- replies ---------------------------------------------------------------------------
+    def _adopt(self, reply: list[object]) -> bool:
         state_raw, remaining_ms, attempt, granted = reply
         if self.degraded:
             self.degraded = False
             log.warning("circuit %r: shared store is back, state re-synced", self.breaker.name)
-        state = State(state_raw.decode() if isinstance(state_raw, bytes) else state_raw)
-        self.breaker.apply_remote(state, int(remaining_ms) / 1000.0, int(attempt))
-        return bool(int(granted))
+        raw = state_raw.decode() if isinstance(state_raw, bytes) else str(state_raw)
+        self.breaker.apply_remote(State(raw), int(str(remaining_ms)) / 1000.0, int(str(attempt)))
+        return bool(int(str(granted)))
 
     def _failed(self, exc: Exception) -> None:
         SHARED_ERRORS.add(breaker=self.breaker.name)
@@ -176,27 +193,69 @@ class SharedState:
                 exc,
             )
 
-    def maybe_sync(self, now: float) -> None:
+    def _run(self, script: str, *args: str | int | float) -> bool:
+        """Run a script and adopt the state it returns; False when Redis failed."""
+        try:
+            reply = self._sync_scripts()[script](keys=[self.key], args=list(args))
+        except Exception as exc:  # any client or server failure falls back to local state
+            self._failed(exc)
+            return False
+        return self._adopt(reply)
+
+    async def _arun(self, script: str, *args: str | int | float) -> bool:
+        try:
+            reply = await self._async_scripts()[script](keys=[self.key], args=list(args))
+        except Exception as exc:  # any client or server failure falls back to local state
+            self._failed(exc)
+            return False
+        return self._adopt(reply)
+
+    # -- what to run -----------------------------------------------------------------------
+    def _sync_due(self, now: float) -> bool:
         if now < self._next_sync:
-            return
+            return False
         with self._lock:
             if now < self._next_sync:
-                return
+                return False
             self._next_sync = now + self.interval
-        if self.pending_trip or (self.degraded and self.breaker.state is State.OPEN):
-            self.flush()
-        else:
-            self._run("read")
+        return True
 
-    def flush(self) -> None:
+    def _sync_call(self) -> tuple[str, tuple[str | int | float, ...]]:
+        if self.pending_trip or (self.degraded and self.breaker.state is State.OPEN):
+            return self._flush_call()
+        return "read", ()
+
+    def _flush_call(self) -> tuple[str, tuple[str | int | float, ...]]:
         """Publish a local trip."""
         self.pending_trip = False
         breaker = self.breaker
-        ok = (
-            self._run("trip", round(breaker.remaining * 1000), breaker.attempt) or not self.degraded
+        return "trip", (round(breaker.remaining * 1000), breaker.attempt)
+
+    def _work_call(self, work: SharedWork) -> tuple[str, tuple[str | int | float, ...]]:
+        kind, failure, slow = work
+        if kind == "flush":
+            return self._flush_call()
+        if kind == "release":
+            return "release", ()
+        breaker = self.breaker
+        return "trial", (
+            int(failure),
+            int(slow),
+            breaker.half_open_calls,
+            breaker.failure_rate_threshold,
+            breaker.slow_call_rate_threshold,
+            round(breaker.open_duration_for(breaker.attempt + 1) * 1000),
         )
-        if not ok:
-            self.pending_trip = True
+
+    def _after(self, script: str, ok: bool) -> None:
+        if script == "trip" and not ok and self.degraded:
+            self.pending_trip = True  # publish it once the store answers again
+
+    # -- sync face -------------------------------------------------------------------------
+    def maybe_sync(self, now: float) -> None:
+        if self._sync_due(now):
+            script, args = self._sync_call()
+            self._after(script, self._run(script, *args))
 
     def acquire(self, now: float) -> bool:
         breaker = self.breaker
@@ -207,23 +266,29 @@ class SharedState:
             return breaker.local_acquire(now)
         return granted
 
-    def release(self) -> None:
-        if not self.degraded:
-            self._run("release")
-
-    def record_trial(self, failure: bool, slow: bool) -> None:
-        breaker = self.breaker
-        next_duration = breaker.open_duration_for(breaker.attempt + 1)
-        self._run(
-            "trial",
-            int(failure),
-            int(slow),
-            breaker.half_open_calls,
-            breaker.failure_rate_threshold,
-            breaker.slow_call_rate_threshold,
-            round(next_duration * 1000),
-        )
+    def perform(self, work: SharedWork) -> None:
+        script, args = self._work_call(work)
+        self._after(script, self._run(script, *args))
 
     def push_state(self, state: State, remaining: float, attempt: int) -> None:
         self.pending_trip = False
         self._run("set", state.value, round(remaining * 1000), attempt)
+
+    # -- async face ------------------------------------------------------------------------
+    async def amaybe_sync(self, now: float) -> None:
+        if self._sync_due(now):
+            script, args = self._sync_call()
+            self._after(script, await self._arun(script, *args))
+
+    async def aacquire(self, now: float) -> bool:
+        breaker = self.breaker
+        if breaker.state is State.OPEN and breaker.remaining > 0:
+            return False
+        granted = await self._arun("acquire", breaker.half_open_calls)
+        if self.degraded:
+            return breaker.local_acquire(now)
+        return granted
+
+    async def aperform(self, work: SharedWork) -> None:
+        script, args = self._work_call(work)
+        self._after(script, await self._arun(script, *args))
