@@ -451,3 +451,44 @@ def test_static_context_fills_missing_fields() -> None:
     assert not flags.is_enabled("prod-only", {"environment": "staging"})
     with pytest.raises(TypeError, match="must be a string"):
         FeatureFlags(static_context={"environment": 1})  # type: ignore[dict-item]
+
+
+def _one(constraint: dict[str, object], **context: object) -> bool:
+    return _constraint_flag(**constraint).is_enabled("f", context)
+
+
+def test_semantics_shared_with_unleash_engine() -> None:
+    # an empty string is a value, not a missing field
+    assert _one({"contextName": "userId", "operator": "IN", "values": [""]}, userId="")
+    assert not _one({"contextName": "userId", "operator": "IN", "values": [""]})
+    # numbers: no surrounding blanks, no underscores
+    num = {"contextName": "x", "operator": "NUM_EQ", "value": "5"}
+    assert _one(num, x="5") and _one(num, x="5.0") and _one(num, x="+5") and _one(num, x="5e0")
+    assert not _one(num, x=" 5") and not _one(num, x="5 ") and not _one(num, x="5_0")
+    # dates on another field compare that field; a date alone is not a date-time
+    signup = {"contextName": "signup", "operator": "DATE_AFTER", "value": "2024-01-01T00:00:00Z"}
+    assert _one(signup, signup="2024-06-01T00:00:00Z")
+    assert not _one(signup, signup="2023-06-01T00:00:00Z")
+    assert not _one(signup)  # missing: not "now"
+    assert not _one(signup, signup="2024-06-01")
+    # currentTime defaults to now for every operator
+    assert _one({"contextName": "currentTime", "operator": "STR_STARTS_WITH", "values": ["20"]})
+    # an unknown operator never matches, even inverted
+    assert not _one(
+        {"contextName": "x", "operator": "NOPE", "values": ["a"], "inverted": True}, x="b"
+    )
+
+
+def test_variant_default_stickiness_is_user_then_session() -> None:
+    flags = FeatureFlags(
+        [Flag("v", variants=tuple(VariantDefinition(n, 1) for n in "abcdefgh"))],
+        rng=random.Random(1),
+    )
+    by_user = {
+        flags.get_variant("v", {"userId": "u", "remoteAddress": "1.2.3.4"}).name for _ in range(20)
+    }
+    by_session = {flags.get_variant("v", {"sessionId": "s"}).name for _ in range(20)}
+    assert len(by_user) == 1 and len(by_session) == 1
+    # remoteAddress is not a stickiness fallback: without user and session it is random
+    by_address = {flags.get_variant("v", {"remoteAddress": "1.2.3.4"}).name for _ in range(40)}
+    assert len(by_address) > 1

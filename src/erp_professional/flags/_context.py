@@ -21,7 +21,7 @@ ALIASES.update({v: k for k, v in list(ALIASES.items())})
 
 
 def _text(value: object) -> str | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if type(value) is str:
         return value
@@ -34,23 +34,23 @@ def getter(field: str, fallback: str | None = None) -> Getter:
     """A function reading ``field`` from a context: top level, its alias, then properties,
     then ``fallback`` (the instance's static context).
 
-    As in Unleash's SDKs, a falsy value (None, "", 0, False) counts as missing.
+    Only None counts as missing: an empty string is a value, as in Unleash's engine.
     """
     alias = ALIASES.get(field)
 
     def get(ctx: Context) -> str | None:
         value = ctx.get(field)
-        if not value:
+        if value is None:
             if alias is not None:
                 value = ctx.get(alias)
-            if not value:
+            if value is None:
                 props = ctx.get("properties")
-                if not props:
+                if props is None:
                     return None
                 if props.__class__ is not dict and not isinstance(props, Mapping):
                     return None
                 value = props.get(field)
-                if not value:
+                if value is None:
                     return None
         if value.__class__ is str:
             return value
@@ -67,10 +67,11 @@ def getter(field: str, fallback: str | None = None) -> Getter:
 
 
 def parse_time(value: object) -> datetime | None:
-    """A timezone-aware datetime from a datetime or an ISO 8601 text; None when invalid."""
+    """A timezone-aware datetime from a datetime or an ISO 8601 date-time text (a date
+    alone is not enough); None when invalid."""
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) < 16:
         return None
     try:
         moment = datetime.fromisoformat(value)

@@ -128,7 +128,7 @@ def _rollout_test(s: Strategy, feature: str, rnd: _Random) -> tuple[Predicate, b
         return (lambda ctx: here), False
     if name == "flexibleRollout":
         percent = _percentage(params.get("rollout"))
-        group = params.get("groupId") or feature
+        group = params.get("groupId", feature)
         stickiness = params.get("stickiness") or "default"
         sticky = _rollout_stickiness(stickiness, rnd)
 
@@ -157,7 +157,11 @@ def _rollout_stickiness(stickiness: str, rnd: _Random) -> Getter:
     if stickiness == "default":
 
         def default(ctx: Context) -> str | None:
-            return _USER(ctx) or _SESSION(ctx) or rnd.id()
+            user = _USER(ctx)
+            if user is not None:
+                return user
+            session = _SESSION(ctx)
+            return session if session is not None else rnd.id()
 
         return default
     if stickiness == "random":
@@ -169,11 +173,20 @@ def _variant_stickiness(stickiness: str, rnd: _Random) -> Getter:
     if stickiness == "default":
 
         def default(ctx: Context) -> str | None:
-            return _USER(ctx) or _SESSION(ctx) or _ADDRESS(ctx) or rnd.id()
+            user = _USER(ctx)
+            if user is not None:
+                return user
+            session = _SESSION(ctx)
+            return session if session is not None else rnd.id()
 
         return default
     field = getter(stickiness, rnd.static.get(stickiness))
-    return lambda ctx: field(ctx) or rnd.id()
+
+    def custom(ctx: Context) -> str | None:
+        value = field(ctx)
+        return value if value is not None else rnd.id()
+
+    return custom
 
 
 class _VariantSet:
@@ -274,7 +287,7 @@ def _compile_strategy(
 
     variants = None
     if s.variants:
-        group = s.parameters.get("groupId") or flag
+        group = s.parameters.get("groupId", flag)
         stickiness = s.parameters.get("stickiness") or "default"
         variants = _VariantSet(s.variants, group, stickiness, rnd)
     return CompiledStrategy(index, label, split, test, variants)

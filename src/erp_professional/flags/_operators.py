@@ -93,7 +93,7 @@ def _number(c: Constraint, get: Getter) -> Predicate:
 
     def test(ctx: Context) -> bool:
         value = get(ctx)
-        if value is None:
+        if value is None or value != value.strip() or "_" in value:
             return False
         try:
             number = float(value)
@@ -109,6 +109,17 @@ def _date(c: Constraint, clock: Clock) -> Predicate:
     if target is None:
         return _never
     after = c.operator == "DATE_AFTER"
+    if c.context_name not in ("currentTime", "current_time"):
+        # another field holding a date: compared when present, never "now"
+        field = getter(c.context_name)
+
+        def other(ctx: Context) -> bool:
+            moment = parse_time(field(ctx))
+            if moment is None:
+                return False
+            return moment > target if after else moment < target
+
+        return other
     get = getter("currentTime")
 
     def test(ctx: Context) -> bool:
@@ -200,9 +211,21 @@ def _cidr(c: Constraint, get: Getter) -> Predicate:
     return test
 
 
+def _now_if_missing(get: Getter, clock: Clock) -> Getter:
+    """currentTime defaults to now for every operator, as in Unleash's engine."""
+
+    def current_time(ctx: Context) -> str | None:
+        value = get(ctx)
+        return clock().isoformat() if value is None else value
+
+    return current_time
+
+
 def _base(c: Constraint, clock: Clock, static: Mapping[str, str]) -> Predicate:
     op = c.operator
     get = getter(c.context_name, static.get(c.context_name))
+    if c.context_name in ("currentTime", "current_time"):
+        get = _now_if_missing(get, clock)
     if op == "IN":
         return _in(c, get, negate=False)
     if op == "NOT_IN":
