@@ -63,3 +63,37 @@ def test_worst_orders_fail_over_warn_over_pass(statuses: list[Status]) -> None:
 def test_any_return_value_gives_a_result_never_an_error(value: object) -> None:
     result = to_result(value)
     assert isinstance(result.status, Status)
+
+
+def test_objects_with_a_status_are_understood() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class ComponentHealth:
+        status: str
+        message: str
+        observed_value: float = 12.0
+        observed_unit: str = "s"
+
+    result = to_result(ComponentHealth("warn", "queue 'mail': 3 waiting, oldest 12.0 s"))
+    assert result.status is Status.WARN
+    assert result.output == "queue 'mail': 3 waiting, oldest 12.0 s"
+    assert (result.observed_value, result.observed_unit) == (12.0, "s")
+
+    @dataclass
+    class Odd:
+        status: str
+
+    assert to_result(Odd("broken")).status is Status.FAIL  # not a known status
+
+
+def test_the_queue_backlog_check_plugs_in() -> None:
+    from erp_professional.health import HealthRegistry
+    from erp_professional.queue import Queue
+
+    queue = Queue("memory://", "health-test")
+    registry = HealthRegistry()
+    registry.register("queue:backlog", queue.backlog_check(warn_after=60, fail_after=300))
+    result = registry.run().results["queue:backlog"]
+    assert result.status is Status.PASS
+    assert result.output is not None and "health-test" in result.output

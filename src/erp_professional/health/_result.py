@@ -93,7 +93,9 @@ def to_result(value: object) -> CheckResult:
     """Turn what a check returned into a :class:`CheckResult`.
 
     ``None`` and ``True`` pass, ``False`` fails, a :class:`Status` or a ``"pass"``/``"warn"``/
-    ``"fail"`` string is taken as is; anything else is a programming error reported as fail.
+    ``"fail"`` string is taken as is, and so is any object whose ``status`` is one of those
+    (with its ``output`` or ``message``, ``observed_value``, ``observed_unit``); anything
+    else is a programming error reported as fail.
     """
     if isinstance(value, CheckResult):
         return value
@@ -105,9 +107,41 @@ def to_result(value: object) -> CheckResult:
         return CheckResult(value)
     if isinstance(value, str) and value in ("pass", "warn", "fail"):
         return CheckResult(Status(value))
+    status = _status_of(getattr(value, "status", None))
+    if status is not None:
+        return _from_object(value, status)
     return CheckResult(
         Status.FAIL,
         f"check returned {type(value).__name__}, expected CheckResult, Status, bool or None",
+    )
+
+
+def _status_of(value: object) -> Status | None:
+    if isinstance(value, Status):
+        return value
+    if isinstance(value, str) and value in ("pass", "warn", "fail"):
+        return Status(value)
+    return None
+
+
+def _from_object(value: object, status: Status) -> CheckResult:
+    """A result from any object with a pass/warn/fail ``status`` (a component's own health
+    type): ``output`` or ``message``, ``observed_value`` and ``observed_unit`` are used
+    when present and of the right type."""
+    output = getattr(value, "output", None)
+    if not isinstance(output, str):
+        output = getattr(value, "message", None)
+    observed = getattr(value, "observed_value", None)
+    if isinstance(observed, float) and not math.isfinite(observed):
+        observed = None
+    if not isinstance(observed, int | float | str | bool):
+        observed = None
+    unit = getattr(value, "observed_unit", None)
+    return CheckResult(
+        status,
+        output if isinstance(output, str) else None,
+        observed,
+        unit if isinstance(unit, str) else None,
     )
 
 
