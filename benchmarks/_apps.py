@@ -15,8 +15,8 @@ Every configuration serves the same Starlette app (one fresh instance each, buil
   middleware, ``secure``'s ASGI headers middleware and slowapi's ASGI middleware (memory
   storage, a limit nothing reaches).
 
-Serve one with ``HTTP_STACK_CONFIG=<name> uvicorn _apps:app_from_env --factory
---app-dir benchmarks``.
+Serve one from the repository root with ``HTTP_STACK_CONFIG=<name> uvicorn
+benchmarks._apps:app_from_env --factory``.
 """
 
 from __future__ import annotations

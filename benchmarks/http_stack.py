@@ -13,7 +13,18 @@ prometheus_client histogram + secure headers + slowapi).
 Run: ``.venv/bin/python benchmarks/http_stack.py [--quick] [--no-server] [--repeats N]``.
 """
 
+# ruff: noqa: E402 - the standard imports follow the sys.path fix below on purpose
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Scripts in benchmarks/ are named after capabilities (queue.py, ...): with their folder
+# first on sys.path they would shadow standard modules of the same name, so the helpers
+# are imported from the repository root as ``benchmarks._common`` / ``benchmarks._apps``.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 import argparse
 import asyncio
@@ -23,17 +34,13 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import IO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _apps import CONFIGS, ENV_VAR, Built, breakdown_variants, build, build_ours
-from _common import (
+from benchmarks._apps import CONFIGS, ENV_VAR, Built, breakdown_variants, build, build_ours
+from benchmarks._common import (
     UvicornServer,
     WrkResult,
     asgi_lifespan,
@@ -248,7 +255,7 @@ def report_in_process(
     per_request: dict[str, list[float]], counts: dict[str, int], repeats: int
 ) -> None:
     bare = per_request["bare"]
-    info(f"in-process: GET {PATH}, {repeats} interleaved repeats, medians")
+    info(f"in-process: GET {PATH}, process CPU time, {repeats} interleaved repeats, medians")
     for name in CONFIGS:
         info(
             f"  {name:<10} {median(per_request[name]):8.2f} us/request "
@@ -285,14 +292,13 @@ def report_in_process(
 def server_runs(
     duration: float, repeats: int, threads: int, connections: int
 ) -> dict[str, list[WrkResult]]:
-    app_dir = Path(__file__).resolve().parent
     results: dict[str, list[WrkResult]] = {name: [] for name in CONFIGS}
     with contextlib.ExitStack() as stack:
         servers = {}
         for name in CONFIGS:
             server = UvicornServer(
-                "_apps:app_from_env",
-                app_dir=app_dir,
+                "benchmarks._apps:app_from_env",
+                app_dir=_HERE.parent,
                 env={ENV_VAR: name},
                 factory=True,
                 ready_path=PATH,
