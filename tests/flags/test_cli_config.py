@@ -13,6 +13,8 @@ from erp_professional.config import FlagsConfig, ProfessionalConfig
 from erp_professional.flags import FeatureFlags, State
 from erp_professional.flags._cli import register
 
+from .conftest import PREFIX
+
 
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="erp-pro")
@@ -65,16 +67,21 @@ def test_errors_exit_2(flag_file: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "--context is not valid JSON" in capsys.readouterr().err
 
 
-def test_set_through_redis(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        _run(["flags", "--url", redis_url, "set", "beta", '{"rollout": 100}', "--actor", "ops"])
-        == 0
-    )
+def test_set_kill_delete_through_redis(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    where = ["flags", "--url", url, "--prefix", PREFIX[url]]
+    assert _run([*where, "set", "beta", '{"rollout": 100}', "--actor", "ops"]) == 0
     capsys.readouterr()
-    assert _run(["flags", "--url", redis_url, "eval", "beta", "--context", '{"userId": "1"}']) == 0
+    assert _run([*where, "eval", "beta", "--context", '{"userId": "1"}']) == 0
     assert json.loads(capsys.readouterr().out)["value"] is True
-    assert _run(["flags", "--url", redis_url, "set", "beta", '{"rollout": 500}']) == 2
+    assert _run([*where, "set", "beta", '{"rollout": 500}']) == 2
     assert "rollout" in capsys.readouterr().err
+    assert _run([*where, "kill", "beta", "--actor", "oncall", "--reason", "incident"]) == 0
+    capsys.readouterr()
+    assert _run([*where, "eval", "beta", "--context", '{"userId": "1"}']) == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == "DISABLED"
+    assert _run([*where, "delete", "beta"]) == 0
+    assert _run([*where, "delete", "beta"]) == 1
+    assert _run([*where, "kill", "beta"]) == 1
 
 
 def test_config_section_env_and_validation(

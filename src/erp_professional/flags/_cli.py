@@ -1,4 +1,4 @@
-"""``erp-pro flags list|get|set|eval``: inspect and change flags from a shell."""
+"""``erp-pro flags list|get|set|delete|kill|eval``: inspect and change flags from a shell."""
 
 from __future__ import annotations
 
@@ -66,6 +66,26 @@ def _set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _delete(args: argparse.Namespace) -> int:
+    with _flags(args) as flags:
+        if not flags.delete_flag(args.name, actor=args.actor, reason=args.reason):
+            print(f"flag {args.name!r} not found", file=sys.stderr)
+            return 1
+        print(f"deleted {args.name}")
+    return 0
+
+
+def _kill(args: argparse.Namespace) -> int:
+    with _flags(args) as flags:
+        try:
+            flags.kill(args.name, actor=args.actor, reason=args.reason)
+        except KeyError:
+            print(f"flag {args.name!r} not found", file=sys.stderr)
+            return 1
+        print(f"killed {args.name}: off for everyone")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     context = _json_object(args.context, "--context")
     with _flags(args) as flags:
@@ -97,7 +117,7 @@ def _guarded(handler: Any) -> Any:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``flags list|get|set|eval`` to the ``erp-pro`` command."""
+    """Add ``flags list|get|set|delete|kill|eval`` to the ``erp-pro`` command."""
     parser = subparsers.add_parser("flags", help="list, show, change and evaluate feature flags")
     parser.add_argument("--url", help="store URL (memory://, redis://..., file:///path)")
     parser.add_argument("--file", help="flag file (JSON, YAML or TOML)")
@@ -114,6 +134,15 @@ def register(subparsers: Any) -> None:
     put.add_argument("--actor", default="cli", help="who makes the change (audit log)")
     put.add_argument("--reason", default="", help="why (audit log)")
     put.set_defaults(func=_guarded(_set))
+    for action, handler, text in (
+        ("delete", _delete, "remove a flag"),
+        ("kill", _kill, "kill switch: turn a flag off for everyone"),
+    ):
+        cmd = actions.add_parser(action, help=text)
+        cmd.add_argument("name")
+        cmd.add_argument("--actor", default="cli", help="who makes the change (audit log)")
+        cmd.add_argument("--reason", default="", help="why (audit log)")
+        cmd.set_defaults(func=_guarded(handler))
     ev = actions.add_parser("eval", help="evaluate a flag for a context")
     ev.add_argument("name")
     ev.add_argument("--context", default="{}", help='JSON, e.g. \'{"userId": "42"}\'')
