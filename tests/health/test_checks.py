@@ -105,7 +105,7 @@ async def test_threshold_checks_sync_and_async_sources() -> None:
     age["value"] = 60
     warned = await backlog()
     assert warned.status is Status.WARN and warned.observed_unit == "s"
-    assert warned.output == "oldest waiting job age 60s is at or above 60s"
+    assert warned.output == "oldest waiting job age 60 s is at or above 60 s"
     age["value"] = 301
     assert (await backlog()).status is Status.FAIL
 

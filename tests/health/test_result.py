@@ -97,3 +97,26 @@ def test_the_queue_backlog_check_plugs_in() -> None:
     result = registry.run().results["queue:backlog"]
     assert result.status is Status.PASS
     assert result.output is not None and "health-test" in result.output
+
+
+def test_the_projection_runner_plugs_in() -> None:
+    from erp_professional.events import EventStore, NewEvent, ProjectionRunner
+    from erp_professional.health import HealthRegistry, projection_lag_check
+
+    store = EventStore("memory://")
+    runner = ProjectionRunner(store, "totals", lambda events, tx: None, max_lag=2)
+    for i in range(3):
+        store.append(f"order-{i}", [NewEvent("OrderPlaced", {"n": i})])
+    registry = HealthRegistry(cache_ttl=0)
+    registry.register("projection:lag", projection_lag_check(runner.lag, warn=1, fail=10))
+    registry.register("projection:health", runner.health)
+    report = registry.run()
+    lag = report.results["projection:lag"]
+    assert lag.status is Status.WARN and lag.observed_value == 3
+    assert lag.observed_unit == "events"
+    assert lag.output == "projection lag 3 events is at or above 1 events"
+    assert report.results["projection:health"].status is Status.FAIL  # lag 3 > max_lag 2
+    runner.run_once()
+    report = registry.run()
+    assert report.results["projection:lag"].observed_value == 0
+    assert report.results["projection:health"].status is Status.PASS

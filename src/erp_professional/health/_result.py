@@ -94,8 +94,8 @@ def to_result(value: object) -> CheckResult:
 
     ``None`` and ``True`` pass, ``False`` fails, a :class:`Status` or a ``"pass"``/``"warn"``/
     ``"fail"`` string is taken as is, and so is any object whose ``status`` is one of those
-    (with its ``output`` or ``message``, ``observed_value``, ``observed_unit``); anything
-    else is a programming error reported as fail.
+    or whose ``healthy`` is a bool (with its ``output`` or ``message``, ``observed_value``,
+    ``observed_unit``); anything else is a programming error reported as fail.
     """
     if isinstance(value, CheckResult):
         return value
@@ -108,6 +108,10 @@ def to_result(value: object) -> CheckResult:
     if isinstance(value, str) and value in ("pass", "warn", "fail"):
         return CheckResult(Status(value))
     status = _status_of(getattr(value, "status", None))
+    if status is None:
+        healthy = getattr(value, "healthy", None)
+        if isinstance(healthy, bool):
+            status = Status.PASS if healthy else Status.FAIL
     if status is not None:
         return _from_object(value, status)
     return CheckResult(

@@ -56,10 +56,15 @@ def grade(
         return value >= limit if higher_is_worse else value <= limit
 
     word = "at or above" if higher_is_worse else "at or below"
+    sep = "" if unit in ("", "%") else " "
     if crossed(fail):
-        return CheckResult.fail(f"{what} {shown:g}{unit} is {word} {fail:g}{unit}", shown, unit)
+        return CheckResult.fail(
+            f"{what} {shown:g}{sep}{unit} is {word} {fail:g}{sep}{unit}", shown, unit
+        )
     if crossed(warn):
-        return CheckResult.warn(f"{what} {shown:g}{unit} is {word} {warn:g}{unit}", shown, unit)
+        return CheckResult.warn(
+            f"{what} {shown:g}{sep}{unit} is {word} {warn:g}{sep}{unit}", shown, unit
+        )
     return CheckResult.ok(shown, unit)
 
 
