@@ -17,20 +17,28 @@ Peers (not dependencies of the package): circuitbreaker, pybreaker, backoff, ten
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import gc
-import threading
-import time
-from collections.abc import Awaitable, Callable
+import sys
+from pathlib import Path
 
-import backoff
-import circuitbreaker
-import pybreaker
-import tenacity
-from _common import emit, figure, median, paired_median_delta
+# This folder holds scripts named like standard modules (queue.py): search it last so that
+# the standard library wins, while _common is still found.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from erp_professional.resilience import (
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+
+import backoff  # noqa: E402
+import circuitbreaker  # noqa: E402
+import pybreaker  # noqa: E402
+import tenacity  # noqa: E402
+from _common import emit, figure, median, paired_median_delta  # noqa: E402
+
+from erp_professional.resilience import (  # noqa: E402
     CircuitBreaker,
     Policy,
     bulkhead,
