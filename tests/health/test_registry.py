@@ -72,6 +72,8 @@ def test_duplicate_and_unknown_names() -> None:
     registry.unregister("db")
     with pytest.raises(KeyError):
         registry.unregister("db")
+    with pytest.raises(ValueError, match="reserved"):
+        registry.register("shutdown", lambda: True)
     with pytest.raises(TypeError, match="not callable"):
         registry.register("x", 3)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="unknown probe kind"):
@@ -85,7 +87,7 @@ def test_any_name_is_either_registered_or_refused(name: str) -> None:
     try:
         registry.register(name, lambda: True)
     except ValueError as exc:
-        assert "invalid check name" in str(exc)  # noqa: PT017
+        assert "invalid check name" in str(exc) or "reserved" in str(exc)  # noqa: PT017
         assert registry.checks == {}
     else:
         assert name in registry.checks and name.count(":") <= 1

@@ -144,6 +144,8 @@ class HealthRegistry:
         """
 
         def add(function: F) -> F:
+            if name == DRAIN_CHECK:
+                raise ValueError(f"{DRAIN_CHECK!r} is reserved for the drain entry of readiness")
             built = Check.build(
                 name,
                 function,
