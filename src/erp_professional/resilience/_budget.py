@@ -41,6 +41,10 @@ class RetryBudget:
         self._calls = [0] * window
         self._retries = [0] * window
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
     def _slot(self, second: int) -> int:
         slot = second % self.window
         if self._epochs[slot] != second:
@@ -51,9 +55,13 @@ class RetryBudget:
                     self._retries[slot] = 0
         return slot
 
-    def record_call(self) -> None:
-        """Count one call (its first attempt)."""
-        self._calls[self._slot(int(self._clock()))] += 1
+    def record_call(self, now: float | None = None) -> None:
+        """Count one call (its first attempt); ``now`` is a reading of the budget's clock."""
+        second = int(self._clock() if now is None else now)
+        slot = second % self.window
+        if self._epochs[slot] != second:
+            slot = self._slot(second)
+        self._calls[slot] += 1
 
     def totals(self) -> tuple[int, int]:
         """(calls, retries) over the window."""

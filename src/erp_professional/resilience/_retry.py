@@ -185,10 +185,13 @@ class Retry:
         clock = self._clock
         if_result = self._if_result
 
+        record_call = budget.record_call if budget is not None else None
+        same_clock = budget is not None and budget.clock is clock
+
         def sync_wrapper(*args: object, **kwargs: object) -> object:
             start = clock()
-            if budget is not None:
-                budget.record_call()
+            if record_call is not None:
+                record_call(start if same_clock else None)
             attempt = 1
             while True:
                 try:
@@ -215,10 +218,13 @@ class Retry:
         clock = self._clock
         if_result = self._if_result
 
+        record_call = budget.record_call if budget is not None else None
+        same_clock = budget is not None and budget.clock is clock
+
         async def async_wrapper(*args: object, **kwargs: object) -> object:
             start = clock()
-            if budget is not None:
-                budget.record_call()
+            if record_call is not None:
+                record_call(start if same_clock else None)
             attempt = 1
             while True:
                 try:
