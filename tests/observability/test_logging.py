@@ -293,3 +293,28 @@ def test_invalid_logging_config_names_the_field() -> None:
         load_config(observability__logging__level="LOUD")
     with pytest.raises(ConfigError, match="redact_patterns"):
         load_config(observability__logging__redact_patterns=["(unclosed"])
+
+
+def test_access_log_respects_the_level(
+    access_app: tuple[TestClient, Any], capture_logs: CaptureLogs
+) -> None:
+    client, _ = access_app
+    logs = capture_logs(level="WARNING")
+    client.get("/items/1")
+    client.get("/fail")
+    assert [line["status"] for line in access_lines(logs)] == [500]
+
+
+def test_access_log_without_the_sink_goes_through_loguru(
+    access_app: tuple[TestClient, Any],
+) -> None:
+    client, _ = access_app
+    teardown_logging()
+    seen: list[dict[str, Any]] = []
+    handler = logger.add(lambda m: seen.append(m.record["extra"]), format="{message}")
+    try:
+        client.get("/items/5")
+    finally:
+        logger.remove(handler)
+    (extra,) = [e for e in seen if e.get("logger") == "erp_professional.access"]
+    assert extra["path"] == "/items/5" and extra["status"] == 200

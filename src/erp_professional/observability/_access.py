@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from ..web import Concern, Exchange
-from ._logging import access_logger, user_of
+from ._logging import REDACTED_MARK, access_logger, current_sink, user_of
+from ._redact import Redactor
 from ._server import SPAN_KEY
 
 __all__ = ["AccessLogConcern"]
@@ -32,7 +33,9 @@ class AccessLogConcern(Concern):
         slow_ms: float | None = 1000.0,
         excluded: Callable[[str], bool] = lambda path: False,
         rng: Callable[[], float] = random.random,
+        redactor: Redactor | None = None,
     ) -> None:
+        self.redactor = redactor or Redactor()
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be between 0 and 1")
         self.sample_rate = sample_rate
@@ -52,30 +55,34 @@ class AccessLogConcern(Concern):
             return
         route = exchange.route
         method = exchange.method
-        headers = exchange.headers
-        fields: dict[str, object] = {
-            "method": method,
-            "route": route,
-            "path": path,
-            "status": status,
-            "duration_ms": duration_ms,
-            "bytes": exchange.bytes_sent,
-            "client": exchange.client,
-            "user_agent": headers.get("user-agent"),
-            "request_id": exchange.request_id,
-        }
+        redact = self.redactor.text
+        path = redact(path)
+        agent = exchange.headers.get("user-agent")
+        fields: dict[str, object] = {REDACTED_MARK: True, "request_id": exchange.request_id}
         span = exchange.state.get(SPAN_KEY)
         if span is not None:
             context = span.get_span_context()
             if context.is_valid:
                 fields["trace_id"] = format(context.trace_id, "032x")
                 fields["span_id"] = format(context.span_id, "016x")
+        fields["method"] = method
+        fields["route"] = route
+        fields["path"] = path
+        fields["status"] = status
+        fields["duration_ms"] = duration_ms
+        fields["bytes"] = exchange.bytes_sent
+        fields["client"] = exchange.client
+        fields["user_agent"] = redact(agent) if agent is not None else None
         user = user_of(exchange.principal)
         if user is not None:
             fields["user"] = user
         if slow:
             fields["slow"] = True
         level = "ERROR" if failed else "WARNING" if slow else "INFO"
-        access_logger.bind(**fields).log(
-            level, f"{method} {route or path} {status} {duration_ms:.1f}ms"
-        )
+        message = f"{method} {route or path} {status} {duration_ms:.1f}ms"
+        sink = current_sink()
+        if sink is not None:
+            del fields[REDACTED_MARK]
+            sink.emit(level, "erp_professional.access", message, fields)
+        else:
+            access_logger.bind(**fields).log(level, message)

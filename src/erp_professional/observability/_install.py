@@ -13,6 +13,7 @@ from ._http_metrics import MetricsConcern
 from ._logging import setup_logging
 from ._metrics import setup_metrics
 from ._paths import path_matcher
+from ._redact import Redactor
 from ._server import TracingConcern
 from ._tracing import flush_tracing, setup_tracing
 
@@ -50,6 +51,7 @@ def install(pro: Professional) -> None:
                 sample_rate=obs.logging.access_log_sample_rate,
                 slow_ms=obs.logging.slow_request_ms,
                 excluded=path_matcher(obs.logging.access_log_excluded_paths, prefix),
+                redactor=Redactor(obs.logging.redact_keys, obs.logging.redact_patterns),
             )
         )
     if obs.sentry.dsn is not None:

@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Literal
 
@@ -41,6 +41,17 @@ _COLORS = {
     "CRITICAL": "\x1b[1;31m",
 }
 _CONTEXT_KEYS = ("logger", "request_id", "trace_id", "span_id", "user")
+#: An ``extra`` key set by code that already redacted its fields (the access log).
+REDACTED_MARK = "_erp_redacted"
+_LEVEL_NO = {
+    "TRACE": 5,
+    "DEBUG": 10,
+    "INFO": 20,
+    "SUCCESS": 25,
+    "WARNING": 30,
+    "ERROR": 40,
+    "CRITICAL": 50,
+}
 
 
 def user_of(principal: object) -> str | None:
@@ -120,36 +131,69 @@ class LogSink:
         self._stream = stream
         self._lock = threading.Lock()
         self.colour = colour
+        self.level_no = 0
 
     def stream(self) -> IO[str]:
         return self._stream() if callable(self._stream) else self._stream
 
     def __call__(self, message: Any) -> None:
         record = message.record
-        line = self.json_line(record) if self.format == "json" else self.console_line(record)
+        out = self.fields(record)
+        exception = record["exception"]
+        self.write_line(self.render(out, exception))
+
+    def write_line(self, line: str) -> None:
         stream = self.stream()
         with self._lock:
             stream.write(line)
-            stream.flush()
+            if not getattr(stream, "line_buffering", False):
+                stream.flush()
+
+    def emit(self, level: str, logger_name: str, message: str, fields: dict[str, Any]) -> None:
+        """Write one line straight to this sink, bypassing loguru's machinery.
+
+        For hot paths whose fields are already redacted and carry their own ids (the
+        access log): same format, same stream, same level threshold.
+        """
+        if _LEVEL_NO.get(level, 0) < self.level_no:
+            return
+        out: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "message": message,
+            "logger": logger_name,
+        }
+        out.update(fields)
+        self.write_line(self.render(out, None))
 
     def fields(self, record: dict[str, Any]) -> dict[str, Any]:
         redactor = self.redactor
         extra = record["extra"]
+        clean = extra.get(REDACTED_MARK, False)
+        message = record["message"]
         out: dict[str, Any] = {
             "time": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
             "level": record["level"].name,
-            "message": redactor.text(record["message"]),
+            "message": message if clean else redactor.text(message),
             "logger": extra.get("logger") or record["name"],
         }
-        context = request_context()
+        if "span_id" in extra and "request_id" in extra:
+            context: dict[str, str] = {}
+        else:
+            context = request_context()
         for key in ("request_id", "trace_id", "span_id", "user"):
             value = extra.get(key) or context.get(key)
             if value is not None:
                 out[key] = value
         for key, value in extra.items():
-            if key in _CONTEXT_KEYS or key in out:
+            if key in _CONTEXT_KEYS or key in out or key == REDACTED_MARK:
                 continue
-            out[key] = "[REDACTED]" if redactor.is_sensitive_key(key) else redactor.value(value)
+            if clean:
+                out[key] = value
+            elif redactor.is_sensitive_key(key):
+                out[key] = "[REDACTED]"
+            else:
+                out[key] = redactor.value(value)
         exception = record["exception"]
         if exception is not None:
             out["exception"] = _exception_field(
@@ -157,20 +201,25 @@ class LogSink:
             )
         return out
 
-    def json_line(self, record: dict[str, Any]) -> str:
-        return json.dumps(self.fields(record), default=str, ensure_ascii=False) + "\n"
+    def render(self, out: dict[str, Any], exception: Any) -> str:
+        """One output line (JSON or console) for the flat fields ``out``."""
+        if self.format == "json":
+            return json.dumps(out, default=str, ensure_ascii=False) + "\n"
+        return self.console_line(out, exception)
 
-    def console_line(self, record: dict[str, Any]) -> str:
-        fields = self.fields(record)
+    def json_line(self, record: dict[str, Any]) -> str:
+        return self.render(self.fields(record), None)
+
+    def console_line(self, fields: dict[str, Any], exception: Any = None) -> str:
+        fields = dict(fields)
         colour = self.colour
         if colour is None:
             colour = bool(getattr(self.stream(), "isatty", lambda: False)())
         level = fields.pop("level")
-        stamp = record["time"].strftime("%H:%M:%S.%f")[:-3]
-        fields.pop("time")
+        stamp = str(fields.pop("time"))[11:23]
         message = fields.pop("message")
         name = fields.pop("logger")
-        exception = fields.pop("exception", None)
+        fields.pop("exception", None)
         rest = " ".join(f"{k}={v}" for k, v in fields.items())
         if colour:
             paint = _COLORS.get(level, "")
@@ -180,10 +229,11 @@ class LogSink:
             head = f"{stamp} {level:<8} {name}"
             rest = f" {rest}" if rest else ""
         line = f"{head} {message}{rest}\n"
-        if exception is not None and record["exception"] is not None:
-            exc = record["exception"]
+        if exception is not None:
             line += self.redactor.text(
-                "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+                "".join(
+                    traceback.format_exception(exception.type, exception.value, exception.traceback)
+                )
             )
         return line
 
@@ -246,6 +296,7 @@ def setup_logging(
         probe = target() if callable(target) else target
         fmt = "console" if getattr(probe, "isatty", lambda: False)() else "json"
     sink = LogSink(fmt, redactor, target)
+    sink.level_no = _LEVEL_NO[settings.level]
     with _lock:
         if _state.handler_id is None:
             with contextlib.suppress(ValueError):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from opentelemetry import metrics as otel_metrics
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
@@ -32,6 +32,7 @@ log = logging.getLogger("erp_professional.observability")
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 _PREFIX = "erp-metrics-"
 ENV_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_EXEMPLAR_ENV = "OTEL_METRICS_EXEMPLAR_FILTER"
 
 
 class MetricsSetup:
@@ -39,7 +40,12 @@ class MetricsSetup:
 
     def __init__(self, resource: Resource) -> None:
         self.reader = InMemoryMetricReader()
-        self.provider = MeterProvider(metric_readers=[self.reader], resource=resource)
+        # Exemplars are not part of the Prometheus text we serve: skip their per-measurement
+        # work unless the environment asks for them.
+        exemplars = None if os.environ.get(_EXEMPLAR_ENV) else AlwaysOffExemplarFilter()
+        self.provider = MeterProvider(
+            metric_readers=[self.reader], resource=resource, exemplar_filter=exemplars
+        )
         self.directory: Path | None = None
         self.interval = 1.0
         self._lock = threading.Lock()

@@ -34,7 +34,7 @@ SENSITIVE_KEYS = (
 
 _KEY_WORDS = (
     r"(?:password|passwd|pwd|secret|client[_-]?secret|(?:access|refresh|id|auth|api|csrf)?"
-    r"[_-]?token|api[_-]?key|x-api-key|apikey|session(?:[_-]?id)?|private[_-]?key)"
+    r"[_-]?token|api[_\s-]?key|x-api-key|apikey|session(?:[_-]?id)?|private[_-]?key)"
 )
 _BUILTIN = (
     # Authorization: Bearer xyz / Proxy-Authorization: Basic xyz
@@ -74,17 +74,11 @@ class Redactor:
         self._squashed = tuple(k.replace("_", "") for k in self.keys)
         self.patterns = [re.compile(p) for p in patterns]
         self._cache: dict[str, bool] = {}
-        quick = "|".join(
-            [
-                "authorization",
-                "cookie",
-                "bearer",
-                "://",
-                *self.keys,
-                *(k.replace("_", "-") for k in self.keys),
-            ]
-        )
-        self._quick = re.compile(quick, re.IGNORECASE).search
+        # Cheap substring checks decide whether the (slower) patterns run at all.
+        triggers = {"authorization", "cookie", "bearer", "://", "api key"}
+        for key in self.keys:
+            triggers.update({key, key.replace("_", "-"), key.replace("_", "")})
+        self._triggers = tuple(sorted(t for t in triggers if t))
 
     def is_sensitive_key(self, key: str) -> bool:
         known = self._cache.get(key)
@@ -99,7 +93,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Mask secrets inside free text."""
-        if self._quick(value) is not None:
+        lowered = value.lower()
+        if any(trigger in lowered for trigger in self._triggers):
             for pattern, keep in _BUILTIN:
                 value = pattern.sub(keep + MASK.replace("\\", "\\\\"), value)
         for pattern in self.patterns:
