@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._flags import FeatureFlags
 from ._hooks import FlagChange
-from ._types import EvaluationDetails
+from ._types import EvaluationDetails, Reason
 
 try:
     from openfeature.evaluation_context import EvaluationContext
@@ -27,45 +27,24 @@ if TYPE_CHECKING:
 __all__ = ["FeatureFlagsProvider", "to_context"]
 
 V = TypeVar("V")
-_CONTEXT_KEYS = {
-    "userId",
-    "sessionId",
-    "remoteAddress",
-    "currentTime",
-    "environment",
-    "appName",
-    "properties",
-    "user_id",
-    "session_id",
-    "remote_address",
-    "current_time",
-    "app_name",
-}
 
 
-def to_context(evaluation_context: EvaluationContext | None) -> dict[str, object]:
-    """An Unleash-style context: the targeting key is the user id; attributes stay top level."""
+def to_context(evaluation_context: EvaluationContext | None) -> Mapping[str, object]:
+    """An Unleash-style context: the targeting key is the user id; attributes are fields.
+
+    Fields are read at the top level before ``properties``, so attributes need no nesting.
+    """
     if evaluation_context is None:
         return {}
-    context: dict[str, object] = {}
-    properties: dict[str, object] = {}
-    for key, value in evaluation_context.attributes.items():
-        if key in _CONTEXT_KEYS:
-            context[key] = value
-        else:
-            properties[key] = value
-    if evaluation_context.targeting_key and "userId" not in context:
-        context["userId"] = evaluation_context.targeting_key
-    if properties:
-        merged = dict(properties)
-        given = context.get("properties")
-        if isinstance(given, Mapping):
-            merged.update(given)
-        context["properties"] = merged
-    return context
+    key = evaluation_context.targeting_key
+    attributes = evaluation_context.attributes
+    if key and "userId" not in attributes and "user_id" not in attributes:
+        return {**attributes, "userId": key}
+    return attributes
 
 
 _METADATA = Metadata(name="erp_professional")
+_REASONS = {reason: OFReason(reason.value) for reason in Reason}
 
 
 class FeatureFlagsProvider(AbstractProvider):
@@ -114,7 +93,7 @@ class FeatureFlagsProvider(AbstractProvider):
             value=details.value,
             error_code=code,
             error_message=details.error_message,
-            reason=OFReason(details.reason.value),
+            reason=_REASONS[details.reason],
             variant=details.variant,
             flag_metadata={"rule": details.rule} if details.rule else {},
         )

@@ -99,9 +99,12 @@ DISABLED_VARIANT = Variant("disabled", False, False)
 DISABLED_VARIANT_FEATURE_ON = Variant("disabled", False, True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EvaluationDetails(Generic[T]):
-    """Everything about one evaluation: value, variant, reason, error and the matching rule."""
+    """Everything about one evaluation: value, variant, reason, error and the matching rule.
+
+    A fresh object per evaluation (not frozen: building it stays cheap on the hot path).
+    """
 
     flag_key: str
     value: T
