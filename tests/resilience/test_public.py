@@ -62,3 +62,33 @@ def test_opentelemetry_metrics() -> None:
     ]
     assert state == [1]  # open
     provider.shutdown()
+
+
+def test_decorators_keep_name_doc_and_signature() -> None:
+    import inspect
+
+    from erp_professional.resilience import Policy, bulkhead, circuit_breaker, fallback, retry
+    from erp_professional.resilience import timeout as time_limit
+
+    def charge(order_id: str, amount_cents: int = 0) -> dict[str, str]:
+        """Charge an order."""
+        return {"order": order_id}
+
+    expected = inspect.signature(charge)
+    for decorate in (
+        circuit_breaker,
+        circuit_breaker(name="sig"),
+        retry,
+        retry(attempts=2),
+        bulkhead,
+        bulkhead(max_concurrent=2),
+        time_limit,
+        time_limit(1),
+        fallback(None),
+        Policy(retry(), circuit_breaker(name="sig2"), bulkhead()),
+    ):
+        wrapped = decorate(charge)
+        assert wrapped.__name__ == "charge"
+        assert wrapped.__doc__ == "Charge an order."
+        assert inspect.signature(wrapped) == expected
+        assert wrapped("A-1", 5) == {"order": "A-1"}
