@@ -301,6 +301,7 @@ class CompiledFlag:
         "definition",
         "enabled",
         "fast",
+        "has_variants",
         "matchers",
         "name",
         "overrides",
@@ -325,6 +326,7 @@ class CompiledFlag:
         self.all_disabled = bool(flag.strategies) and not self.strategies
         stickiness = (flag.variants[0].stickiness if flag.variants else None) or "default"
         self.variants = _VariantSet(flag.variants, flag.name, stickiness, rnd)
+        self.has_variants = bool(flag.variants) or any(s.variants for s in flag.strategies)
         # decisions are immutable: one per strategy, built here, returned by evaluations
         self.matchers = tuple(
             (

@@ -216,7 +216,8 @@ class FeatureFlags(StoreSync):
         except Exception:
             log.warning("flag %r: evaluation failed, serving disabled", name, exc_info=True)
             return DISABLED_VARIANT
-        self._exposures.record(name, variant.name, variant.feature_enabled, ctx)
+        if flag.has_variants:
+            self._exposures.record(name, variant.name, variant.feature_enabled, ctx)
         return variant
 
     @overload
@@ -276,7 +277,8 @@ class FeatureFlags(StoreSync):
         except Exception as err:
             log.warning("flag %r: evaluation failed, serving the default", name, exc_info=True)
             return EvaluationDetails(name, default, None, Reason.ERROR, ErrorCode.GENERAL, str(err))
-        self._exposures.record(name, variant.name, variant.feature_enabled, ctx)
+        if flag.has_variants:
+            self._exposures.record(name, variant.name, variant.feature_enabled, ctx)
         return typed_details(
             name, default, variant, decision.enabled, decision.reason, decision.rule, how
         )
