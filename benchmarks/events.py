@@ -17,14 +17,21 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from erp_professional.events import EventStore, NewEvent
+# Run as a script, this file's folder comes first on sys.path, where sibling benchmark
+# files (e.g. queue.py) would shadow standard modules in spawned writer processes.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from erp_professional.events import EventStore, NewEvent  # noqa: E402
 
 PG_URL = os.environ.get("ERP_PRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PAYLOAD = {"sku": "WIDGET-42", "quantity": 3, "unit_price": "9.50", "note": "x" * 40}
@@ -180,8 +187,16 @@ def report(name: str, unit: str, ours: list[float], peer: list[float]) -> None:
     )
 
 
-def repeat(runs: int, fn: Callable[[int], float]) -> list[float]:
-    return [fn(i) for i in range(runs)]
+def paired(
+    runs: int, ours: Callable[[], float], peer: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Alternate the two sides run by run, so that drift in machine load hits both."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(runs):
+        mine.append(ours())
+        theirs.append(peer())
+    return mine, theirs
 
 
 def main() -> None:
@@ -205,7 +220,6 @@ def main() -> None:
         def ours_sqlite(i: int) -> EventStore:
             return EventStore("sqlite:///" + fresh(i, "ours"))
 
-        results: dict[str, tuple[list[float], list[float]]] = {}
         o1, p1, o2, p2, o3, p3 = [], [], [], [], [], []
         for i in range(runs):
             store = ours_sqlite(i)
@@ -218,9 +232,6 @@ def main() -> None:
             p2.append(es_batches(recorder, batch_n, 500))
             p3.append(es_read(recorder))
             recorder.datastore.close()
-        results["sqlite single-event appends"] = (o1, p1)
-        results["sqlite 500-event batches"] = (o2, p2)
-        results["sqlite read_all"] = (o3, p3)
         report("sqlite file, single-event appends", "/s", o1, p1)
         report("sqlite file, 500-event batches", " events/s", o2, p2)
         report("sqlite file, read_all", " events/s", o3, p3)
@@ -233,20 +244,26 @@ def main() -> None:
     try:
         store = EventStore(PG_URL, table_prefix=prefix)
         recorder = es_postgres(es_table)
-        o4 = repeat(runs, lambda _i: ours_single(store, pg_single))
-        p4 = repeat(runs, lambda _i: es_single(recorder, pg_single))
+        o4, p4 = paired(
+            runs, lambda: ours_single(store, pg_single), lambda: es_single(recorder, pg_single)
+        )
         report("postgresql, single-event appends, 1 client", "/s", o4, p4)
-        o5 = repeat(runs, lambda _i: ours_batches(store, batch_n, 500))
-        p5 = repeat(runs, lambda _i: es_batches(recorder, batch_n, 500))
+        o5, p5 = paired(
+            runs,
+            lambda: ours_batches(store, batch_n, 500),
+            lambda: es_batches(recorder, batch_n, 500),
+        )
         report("postgresql, 500-event batches", " events/s", o5, p5)
-        o6 = repeat(runs, lambda _i: ours_read(store))
-        p6 = repeat(runs, lambda _i: es_read(recorder))
+        o6, p6 = paired(runs, lambda: ours_read(store), lambda: es_read(recorder))
         report("postgresql, read_all", " events/s", o6, p6)
         recorder.datastore.close()
         store.close()
         es_postgres(es_table4).datastore.close()
-        o7 = repeat(max(3, runs - 2), lambda _i: concurrent("ours", prefix, 4, pg_each))
-        p7 = repeat(max(3, runs - 2), lambda _i: concurrent("es", es_table4, 4, pg_each))
+        o7, p7 = paired(
+            max(3, runs - 2),
+            lambda: concurrent("ours", prefix, 4, pg_each),
+            lambda: concurrent("es", es_table4, 4, pg_each),
+        )
         report("postgresql, 4 concurrent writers, total appends", "/s", o7, p7)
         ours_x = statistics.median(o7) / statistics.median(o4)
         peer_x = statistics.median(p7) / statistics.median(p4)

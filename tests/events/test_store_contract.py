@@ -346,3 +346,29 @@ def test_two_stores_on_one_url_share_events(target: object) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_correlation_defaults_to_the_request_id(store: EventStore) -> None:
+    from erp_professional.web import Pipeline, RequestIdConcern, WsgiDriver
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        store.append("req", [ev()])
+        start_response("200 OK", [])  # type: ignore[operator]
+        return [b"ok"]
+
+    driver = WsgiDriver(app, Pipeline([RequestIdConcern()]))
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "HTTP_X_REQUEST_ID": "req-abc-123",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    body = driver(environ, lambda status, headers, exc_info=None: None)
+    assert b"".join(body) == b"ok"
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+    assert store.read_stream("req")[0].metadata.correlation_id == "req-abc-123"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -44,15 +43,10 @@ def acting_as(actor: str | None) -> Iterator[None]:
 
 def _request_id() -> str | None:
     if not _request_id_getter:
-        try:
-            module = importlib.import_module("erp_professional.web")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("erp_professional.web",):
-                raise
-            getter = None
-        else:
-            getter = getattr(module, "current_request_id", None)
-        _request_id_getter.append(getter)
+        # Imported on first use: the web layer is not needed to store events.
+        from erp_professional.web import current_request_id
+
+        _request_id_getter.append(current_request_id)
     getter = _request_id_getter[0]
     return None if getter is None else getter()
 

@@ -58,8 +58,13 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+_CHECKED: dict[str, None] = {}
+
+
 def check_name(kind: str, value: object) -> str:
     """Stream ids and event types: non-empty text without NUL, stored verbatim."""
+    if type(value) is str and value in _CHECKED:
+        return value
     if not isinstance(value, str):
         raise TypeError(f"{kind} must be a string, got {type(value).__name__}")
     if not value or len(value) > MAX_NAME:
@@ -70,6 +75,8 @@ def check_name(kind: str, value: object) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{kind} is not valid Unicode text: {value[:40]!r}") from None
+    if len(_CHECKED) < 4096 and len(value) < 200:
+        _CHECKED[value] = None
     return value
 
 
