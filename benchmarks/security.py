@@ -149,19 +149,22 @@ def csrf_token_headers() -> list[tuple[bytes, bytes]]:
 
 
 def measure(
-    variants: dict[str, App], base: dict[str, Any], rounds: int, n: int
+    variants: dict[str, tuple[App, str]], base: dict[str, Any], rounds: int, n: int
 ) -> dict[str, float]:
-    """Median over rounds of the per-request time each variant adds over ``bare``."""
-    added: dict[str, list[float]] = {name: [] for name in variants if name != "bare"}
+    """Median over rounds of the per-request time each variant adds over its baseline.
+
+    ``variants`` maps a name to ``(app, baseline name)``; baselines map to ``(app, "")``.
+    """
+    added: dict[str, list[float]] = {name: [] for name, (_, b) in variants.items() if b}
 
     async def main() -> None:
-        for app in variants.values():  # warm up (lifespans, caches, first limiter hits)
+        for app, _ in variants.values():  # warm up (caches, first limiter hits)
             await run_many(app, base, 50)
         for _ in range(rounds):
-            bare = await run_many(variants["bare"], base, n)
-            for name, app in variants.items():
-                if name != "bare":
-                    added[name].append(await run_many(app, base, n) - bare)
+            times = {name: await run_many(app, base, n) for name, (app, _) in variants.items()}
+            for name, (_, baseline) in variants.items():
+                if baseline:
+                    added[name].append(times[name] - times[baseline])
 
     asyncio.run(main())
     return {name: statistics.median(values) for name, values in added.items()}
@@ -173,6 +176,51 @@ def line(figure: str, our: float, peer_name: str | None = None, peer: float | No
         ratio = peer / our if our > 0 else float("inf")
         text += f" peer({peer_name})={peer * 1e6:.2f}us ratio={ratio:.1f}x (peer/ours)"
     print(text, flush=True)
+
+
+def hook_figures(n: int) -> None:
+    """The concerns' own hooks called directly on an exchange: their intrinsic cost."""
+    from erp_professional.web import Exchange, Pipeline
+    from erp_professional.web._headers import AsgiResponseHeaders
+
+    pipeline = Pipeline()
+    post = scope("POST", [(b"origin", b"http://testserver")])
+
+    def cpu(fn: Callable[[], object]) -> float:
+        started = time.thread_time()
+        for _ in range(n):
+            fn()
+        return (time.thread_time() - started) / n
+
+    def base() -> object:
+        exchange = Exchange.from_asgi(dict(post), pipeline)
+        headers = AsgiResponseHeaders([(b"content-type", b"text/plain"), (b"content-length", b"2")])
+        return exchange, headers
+
+    def run(concern: Any) -> Callable[[], object]:
+        def call() -> object:
+            exchange = Exchange.from_asgi(dict(post), pipeline)
+            headers = AsgiResponseHeaders(
+                [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+            )
+            if concern.overrides("on_request"):
+                concern.on_request(exchange)
+            concern.on_response(exchange, headers)
+            return headers
+
+        return call
+
+    concerns = {
+        "headers (helmet)": HeadersConcern(SecurityHeaders("helmet")),
+        "CSRF (same-origin POST)": CsrfConcern(),
+        "rate limit (memory)": RateLimitConcern(default="100000000/minute"),
+    }
+    for name, concern in concerns.items():
+        samples = []
+        for _ in range(5):
+            floor = cpu(base)
+            samples.append(cpu(run(concern)) - floor)
+        print(f"hook cost only, {name}: ours={statistics.median(samples) * 1e6:.2f}us")
 
 
 def false_positive_figure() -> None:
@@ -207,12 +255,15 @@ def main() -> None:
     get = scope("GET", [])
     post = scope("POST", [(b"origin", b"http://testserver")])
     post_peer = scope("POST", csrf_token_headers())
+    bare = (starlette_app(), "")
+    driver = (ours(), "")  # the lifecycle driver with no concern: per-concern baseline
 
     headers = measure(
         {
-            "bare": starlette_app(),
-            "ours": ours(HeadersConcern(SecurityHeaders("helmet"))),
-            "peer": peer_secure(),
+            "bare": bare,
+            "driver": driver,
+            "ours": (ours(HeadersConcern(SecurityHeaders("helmet"))), "driver"),
+            "peer": (peer_secure(), "bare"),
         },
         get,
         rounds,
@@ -220,15 +271,18 @@ def main() -> None:
     )
     line("security headers (helmet preset) per request", headers["ours"], "secure", headers["peer"])
 
-    csrf_ours = measure({"bare": starlette_app(), "ours": ours(CsrfConcern())}, post, rounds, n)
-    csrf_peer = measure({"bare": starlette_app(), "peer": peer_csrf()}, post_peer, rounds, n)
+    csrf_ours = measure(
+        {"bare": bare, "driver": driver, "ours": (ours(CsrfConcern()), "driver")}, post, rounds, n
+    )
+    csrf_peer = measure({"bare": bare, "peer": (peer_csrf(), "bare")}, post_peer, rounds, n)
     line("CSRF check on a same-origin POST", csrf_ours["ours"], "starlette-csrf", csrf_peer["peer"])
 
     limit = measure(
         {
-            "bare": starlette_app(),
-            "ours": ours(RateLimitConcern(default="100000000/minute")),
-            "peer": peer_slowapi(),
+            "bare": bare,
+            "driver": driver,
+            "ours": (ours(RateLimitConcern(default="100000000/minute")), "driver"),
+            "peer": (peer_slowapi(), "bare"),
         },
         get,
         rounds,
@@ -236,8 +290,12 @@ def main() -> None:
     )
     line("rate limit (memory, fixed window) per request", limit["ours"], "slowapi", limit["peer"])
 
+    # The whole stack includes the driver itself: both sides pay their full way in.
     stack_get = measure(
-        {"bare": starlette_app(), "ours": our_stack(), "peer": peer_stack()}, get, rounds, n
+        {"bare": bare, "ours": (our_stack(), "bare"), "peer": (peer_stack(), "bare")},
+        get,
+        rounds,
+        n,
     )
     line(
         "whole security stack, GET",
@@ -245,14 +303,15 @@ def main() -> None:
         "secure+slowapi+starlette-csrf",
         stack_get["peer"],
     )
-    stack_post_ours = measure({"bare": starlette_app(), "ours": our_stack()}, post, rounds, n)
-    stack_post_peer = measure({"bare": starlette_app(), "peer": peer_stack()}, post_peer, rounds, n)
+    stack_post_ours = measure({"bare": bare, "ours": (our_stack(), "bare")}, post, rounds, n)
+    stack_post_peer = measure({"bare": bare, "peer": (peer_stack(), "bare")}, post_peer, rounds, n)
     line(
         "whole security stack, same-origin POST",
         stack_post_ours["ours"],
         "secure+slowapi+starlette-csrf",
         stack_post_peer["peer"],
     )
+    hook_figures(4000 if args.quick else 20000)
     false_positive_figure()
 
 

@@ -306,3 +306,22 @@ def test_async_limiter_rejects_bad_settings() -> None:
         AsyncRateLimiter("mongodb://x")
     with pytest.raises(ValueError):
         RateLimiter(strategy="leaky")  # type: ignore[arg-type]
+
+
+def test_memory_storage_hooks_still_exist_in_limits() -> None:
+    # The memory storage sweeps expired keys at most once a second by overriding a
+    # private hook of limits' MemoryStorage: fail loudly if limits renames it.
+    from limits.storage import MemoryStorage
+
+    assert hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
+    assert hasattr(MemoryStorage, "_MemoryStorage__expire_events")
+
+
+def test_memory_counters_expire_without_the_sweep() -> None:
+    from erp_professional.security._ratelimit import _MemoryStorage
+
+    storage = _MemoryStorage()
+    assert storage.incr("k", 0.05) == 1
+    assert storage.incr("k", 0.05) == 2
+    time.sleep(0.08)
+    assert storage.incr("k", 0.05) == 1

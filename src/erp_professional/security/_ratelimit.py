@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -166,6 +167,30 @@ class _Health:
             count("ratelimit.storage_recovered")
 
 
+class _MemoryStorage(MemoryStorage):
+    """``limits``' memory storage with its expiry sweep scheduled at most once a second.
+
+    The stock storage starts a new timer thread whenever the previous sweep finished, so a
+    busy process spawns a thread every 10 ms; counters still expire on read either way
+    (``get`` drops expired keys), the sweep only frees memory.
+    """
+
+    _sweep_every = 1.0
+
+    def __init__(self) -> None:
+        self._next_sweep = 0.0
+        super().__init__()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_every
+            if not self.timer.is_alive():
+                self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+                self.timer.daemon = True
+                self.timer.start()
+
+
 def _redact(url: str) -> str:
     if "@" in url:
         scheme, _, rest = url.partition("://")
@@ -175,7 +200,7 @@ def _redact(url: str) -> str:
 
 def _sync_storage(url: str, namespace: str) -> Any:
     if url.startswith("memory://"):
-        return MemoryStorage()
+        return _MemoryStorage()
     from limits.storage import RedisStorage
 
     from ..connections import redis_client
@@ -221,11 +246,11 @@ class _Base:
         self._fallback: sync_strategies.RateLimiter | None = None
         self._memory: sync_strategies.RateLimiter | None = None
         if self.is_memory:
-            self._memory = _SYNC[strategy](MemoryStorage())
+            self._memory = _SYNC[strategy](_MemoryStorage())
 
     def _fallback_limiter(self) -> sync_strategies.RateLimiter:
         if self._fallback is None:
-            self._fallback = _SYNC[self.strategy](MemoryStorage())
+            self._fallback = _SYNC[self.strategy](_MemoryStorage())
         return self._fallback
 
     def _degraded(
