@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -148,3 +149,85 @@ def test_unknown_method_is_other(spans: Spans) -> None:
         assert attrs["http.request.method_original"] == "PURGE"
     finally:
         driven.close()
+
+
+def test_app_code_can_enrich_the_server_span(spans: Spans) -> None:
+    from opentelemetry import trace
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from erp_professional import integrate
+    from erp_professional.observability import span
+
+    async def order(request: Request) -> JSONResponse:
+        current = trace.get_current_span()
+        current.set_attribute("order.id", 42)
+        current.set_attributes({"order.lines": [1, 2]})
+        current.set_attribute("bad", {"not": "allowed"})  # type: ignore[arg-type]
+        current.add_event("validated", {"rules": 3})
+        current.record_exception(ValueError("soft failure"))
+        with span("db.query"):
+            pass
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/orders/{id}", order)])
+    integrate(app, observability__tracing__exporter="memory")
+    with TestClient(app) as client:
+        spans.clear()
+        client.get("/orders/42")
+    (server,) = server_spans(spans)
+    attrs = dict(server.attributes or {})
+    assert attrs["order.id"] == 42
+    assert attrs["order.lines"] == (1, 2)
+    assert "bad" not in attrs
+    assert [e.name for e in server.events] == ["validated", "exception"]
+    assert dict(server.events[1].attributes or {})["exception.type"] == "ValueError"
+    (child,) = spans.named("db.query")
+    assert child.parent is not None and child.parent.span_id == server.context.span_id
+    assert server.resource.attributes["service.name"] == "erp-service"
+    assert server.instrumentation_scope is not None
+    assert server.end_time is not None and server.start_time is not None
+    assert server.end_time >= server.start_time
+    json.loads(server.to_json())  # the console exporter's rendering works
+
+
+def test_unsampled_requests_still_have_trace_ids(spans: Spans) -> None:
+    driven = Driven(
+        "asgi",
+        observability__tracing__exporter="memory",
+        observability__tracing__sample_ratio=0.0,
+    )
+    try:
+        spans.clear()
+        reply = driven.get("/items/1")
+        assert server_spans(spans) == []
+        outgoing = reply.json()["outgoing"]["traceparent"]
+        assert outgoing.endswith("-00")  # propagated as not sampled
+        reply = driven.get("/items/1", headers={"traceparent": TRACEPARENT})
+        assert [format(s.context.trace_id, "032x") for s in server_spans(spans)] == [TRACE_ID]
+    finally:
+        driven.close()
+
+
+def test_processors_added_by_the_app_see_server_spans(app: Driven, spans: Spans) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    started: list[str] = []
+    ended: list[str] = []
+
+    class Recorder(SpanProcessor):
+        def on_start(self, span: object, parent_context: object = None) -> None:
+            started.append(getattr(span, "name", ""))
+
+        def on_end(self, span: object) -> None:
+            ended.append(getattr(span, "name", ""))
+
+    provider = trace.get_tracer_provider()
+    provider.add_span_processor(Recorder())  # type: ignore[attr-defined]
+    app.get("/items/3")
+    assert started[-1] == "GET"
+    assert ended[-1] == "GET /items/{item_id}"

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -49,7 +50,9 @@ class BoundedSpanProcessor(SpanProcessor):
         self._export_lock = threading.Lock()
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (method := ref()) and method())
         self._last_warning = -float("inf")
         self.dropped = 0
         self.exported = 0
@@ -74,7 +77,7 @@ class BoundedSpanProcessor(SpanProcessor):
             self._drop(1, "queue_full")
             return
         queue.append(span)
-        if self._thread is None or self._pid != os.getpid():
+        if self._thread is None:
             self._start_thread()
         if len(queue) >= self.max_export_batch_size:
             self._wake.set()
@@ -99,11 +102,16 @@ class BoundedSpanProcessor(SpanProcessor):
         return True
 
     # -- internals -----------------------------------------------------------------------
+    def _after_fork(self) -> None:
+        # The worker thread does not survive fork(): the child starts its own on demand.
+        self._thread = None
+        self._export_lock = threading.Lock()
+        self._queue.clear()
+
     def _start_thread(self) -> None:
         with self._export_lock:
-            if self._thread is not None and self._pid == os.getpid():
+            if self._thread is not None:
                 return
-            self._pid = os.getpid()
             self._wake = threading.Event()
             self._thread = threading.Thread(
                 target=self._run, name="erp-professional-span-export", daemon=True

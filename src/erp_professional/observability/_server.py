@@ -12,8 +12,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ..web import Concern, Exchange
 from . import _decorators
+from ._fastspan import start_server_span
 from ._paths import normalize_method
 from ._propagation import extract_context
+from ._tracing import _Provider
 
 __all__ = ["SPAN_KEY", "TracingConcern"]
 
@@ -55,13 +57,16 @@ class TracingConcern(Concern):
         agent = exchange.headers.get("user-agent")
         if agent is not None:
             attributes["user_agent.original"] = agent
-        tracer = _decorators._tracer or _decorators._get_tracer()
-        span = tracer.start_span(
-            "HTTP" if method == "_OTHER" else method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        )
+        name = "HTTP" if method == "_OTHER" else method
+        provider = trace.get_tracer_provider()
+        span: Span
+        if isinstance(provider, _Provider):
+            span = start_server_span(provider, name, parent, attributes)  # type: ignore[arg-type]
+        else:
+            tracer = _decorators._tracer or _decorators._get_tracer()
+            span = tracer.start_span(
+                name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+            )
         state = exchange.state
         state[SPAN_KEY] = span
         state[_TOKEN_KEY] = otel_context.attach(trace.set_span_in_context(span, parent))

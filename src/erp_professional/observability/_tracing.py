@@ -106,6 +106,12 @@ class _Provider(TracerProvider):
         self.add_span_processor(self.switch)
         self.memory: InMemorySpanExporter | None = None
 
+    @property
+    def processor(self) -> SpanProcessor:
+        """Every span processor of this provider (ours and any the app added), as one."""
+        processor: SpanProcessor = self._active_span_processor
+        return processor
+
     def replace_resource(self, resource: Resource) -> None:
         with self._tracers_lock:
             self._resource = resource

@@ -1,0 +1,203 @@
+"""A lightweight recording span for the per-request SERVER span.
+
+The SDK's span guards every attribute behind a lock and a bounded mapping; a request's
+server span is written by one request at a time and mostly by us, so this span keeps
+plain dicts and lists and becomes an SDK ``ReadableSpan`` only when it ends, handed to the
+same span processors (and so the same exporters) as every other span. App code sees an
+ordinary ``opentelemetry.trace.Span``: attributes, events, links, status and exceptions set
+on ``trace.get_current_span()`` during the request are exported with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping, Sequence
+from time import time_ns
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util import types
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+    from ._tracing import _Provider
+
+__all__ = ["ServerSpan", "start_server_span"]
+
+log = logging.getLogger("erp_professional.observability")
+SCOPE = InstrumentationScope("erp_professional.observability")
+_PRIMITIVES = (str, bool, int, float)
+
+
+def _valid(value: object) -> bool:
+    if isinstance(value, _PRIMITIVES):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, _PRIMITIVES) for v in value)
+    return False
+
+
+class ServerSpan(trace.Span):
+    """A recording span that turns into a ``ReadableSpan`` for the processors on ``end``."""
+
+    def __init__(
+        self,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        attributes: dict[str, types.AttributeValue],
+        kind: SpanKind,
+        processor: SpanProcessor,
+        resource: Resource,
+    ) -> None:
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._attributes = attributes
+        self._kind = kind
+        self._processor = processor
+        self._resource = resource
+        self._events: list[Event] = []
+        self._links: list[Link] = []
+        self._status = Status(StatusCode.UNSET)
+        self._start_time = time_ns()
+        self._end_time: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    def is_recording(self) -> bool:
+        return self._end_time is None
+
+    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+        if self._end_time is not None:
+            return
+        if not key or not _valid(value):
+            log.warning("invalid span attribute %r=%r dropped", key, value)
+            return
+        self._attributes[key] = tuple(value) if isinstance(value, list) else value
+
+    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+    ) -> None:
+        if self._end_time is None:
+            self._events.append(Event(name, dict(attributes or {}), timestamp))
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        if self._end_time is None and context.is_valid:
+            self._links.append(Link(context, dict(attributes or {})))
+
+    def update_name(self, name: str) -> None:
+        if self._end_time is None:
+            self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if self._end_time is not None or self._status.status_code is StatusCode.OK:
+            return
+        if isinstance(status, Status):
+            self._status = status
+        else:
+            self._status = Status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        cls = type(exception)
+        module = cls.__module__
+        event_attributes: dict[str, types.AttributeValue] = {
+            "exception.type": cls.__qualname__
+            if module in ("builtins", "__main__")
+            else f"{module}.{cls.__qualname__}",
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        if attributes:
+            event_attributes.update(attributes)
+        self.add_event("exception", event_attributes, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        if self._end_time is not None:
+            return
+        self._end_time = end_time or time_ns()
+        self._processor.on_end(
+            ReadableSpan(
+                name=self._name,
+                context=self._context,
+                parent=self._parent,
+                resource=self._resource,
+                attributes=self._attributes,
+                events=tuple(self._events),
+                links=tuple(self._links),
+                kind=self._kind,
+                status=self._status,
+                start_time=self._start_time,
+                end_time=self._end_time,
+                instrumentation_scope=SCOPE,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"ServerSpan({self._name!r}, trace_id={self._context.trace_id:032x})"
+
+
+def start_server_span(
+    provider: _Provider,
+    name: str,
+    parent: Context | None,
+    attributes: dict[str, types.AttributeValue],
+    links: Sequence[Link] = (),
+) -> trace.Span:
+    """Sample and start a SERVER span on ``provider`` (recording or not)."""
+    parent_context = trace.get_current_span(parent).get_span_context() if parent else None
+    generator = provider.id_generator
+    if parent_context is None or not parent_context.is_valid:
+        parent_context = None
+        trace_id = generator.generate_trace_id()
+    else:
+        trace_id = parent_context.trace_id
+    result = provider.sampler.should_sample(
+        parent, trace_id, name, SpanKind.SERVER, attributes, links
+    )
+    decision = result.decision
+    sampled = decision is Decision.RECORD_AND_SAMPLE
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    context = SpanContext(
+        trace_id,
+        generator.generate_span_id(),
+        is_remote=False,
+        trace_flags=flags,
+        trace_state=result.trace_state,
+    )
+    if decision is Decision.DROP:
+        return trace.NonRecordingSpan(context)
+    if result.attributes:
+        attributes.update(result.attributes)
+    processor = provider.processor
+    span = ServerSpan(
+        name, context, parent_context, attributes, SpanKind.SERVER, processor, provider.resource
+    )
+    processor.on_start(span, parent)  # type: ignore[arg-type]
+    return span
