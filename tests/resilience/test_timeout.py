@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -155,3 +158,40 @@ async def test_outer_cancellation_stays_a_cancellation() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_overrunning_calls_do_not_starve_the_others() -> None:
+    release = threading.Event()
+
+    @timeout(0.01)
+    def stuck() -> None:
+        release.wait(10)
+
+    @timeout(2)
+    def quick() -> str:
+        return "fine"
+
+    try:
+        for _ in range(70):
+            with pytest.raises(CallTimeoutError):
+                stuck()
+        assert quick() == "fine"
+    finally:
+        release.set()
+
+
+def test_an_overrunning_call_does_not_keep_the_interpreter_alive() -> None:
+    script = (
+        "import time\n"
+        "from erp_professional.resilience import CallTimeoutError, timeout\n"
+        "try:\n"
+        "    timeout(0.05)(time.sleep)(60)\n"
+        "except CallTimeoutError:\n"
+        "    print('timed out')\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.strip() == "timed out", done.stderr
+    assert time.monotonic() - started < 25

@@ -1,8 +1,8 @@
 """``@timeout``: stop waiting for a call after a number of seconds.
 
-Async calls are cancelled. A sync call runs in a worker thread and the caller stops waiting
-for it; Python cannot kill a thread, so the call keeps running in the background until it
-returns on its own (its result is discarded).
+Async calls are cancelled. A sync call runs in a (daemon) worker thread and the caller
+stops waiting for it; Python cannot kill a thread, so the call keeps running in the
+background until it returns on its own (its result is discarded).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
@@ -21,26 +20,13 @@ from ._errors import CallTimeoutError
 from ._kinds import kind_of
 from ._metrics import TIMEOUTS
 from ._watchdog import watchdog
+from ._workers import submit
 
 __all__ = ["Timeout", "timeout"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
-
-_POOL_LOCK = threading.Lock()
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_POOL_SIZE = 64
-
-
-def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = concurrent.futures.ThreadPoolExecutor(
-                _POOL_SIZE, thread_name_prefix="erp-resilience-timeout"
-            )
-        return _POOL
 
 
 class Timeout:
@@ -71,7 +57,7 @@ class Timeout:
 
     def _run_in_thread(self, fn: Callable[[], T], deadline: float) -> T:
         context = contextvars.copy_context()
-        future = _pool().submit(context.run, fn)
+        future = submit(functools.partial(context.run, fn))
         try:
             return future.result(max(0.0, deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
