@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Literal, ParamSpec, TypeVar, overload
 
-from ._breaker import CircuitBreaker, ExceptionTypes, OpenDuration
+from ._breaker import CircuitBreaker, ExceptionTypes
+from ._core import OpenDuration
 from ._state import BreakerListener
 
 __all__ = ["circuit_breaker"]

@@ -19,7 +19,8 @@ from ._state import State
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript, Script
 
-    from ._breaker import CircuitBreaker, SharedWork
+    from ._breaker import CircuitBreaker
+    from ._core import SharedWork
 
 __all__ = ["SharedState"]
 
