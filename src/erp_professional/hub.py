@@ -30,12 +30,17 @@ class Professional:
 
     For a bare ASGI or WSGI app the ``Professional`` is itself the wrapped app: serve it
     instead of the original. For FastAPI/Starlette, Flask and Django keep serving the app.
+
+    ``kind`` names the framework (``starlette``, ``flask``, ``django``, ``asgi``, ``wsgi``) and
+    ``server_kind`` the server interface (``asgi`` or ``wsgi``), so capabilities can pick
+    async or sync code paths when they install themselves.
     """
 
     def __init__(self, config: ProfessionalConfig, app: object = None) -> None:
         self.config = config
         self.app = app
         self.kind: str = "none"
+        self.server_kind: str = "asgi"
         web = config.web
         show = config.service.debug if web.show_tracebacks is None else web.show_tracebacks
         self.pipeline = Pipeline(
@@ -272,6 +277,7 @@ def integrate(
         cls = AsgiProfessional if integration.server_kind == "asgi" else WsgiProfessional
     pro = cls(cfg, app)
     pro.kind = integration.kind
+    pro.server_kind = integration.server_kind
     from ._capabilities import install_all
 
     install_all(pro)
