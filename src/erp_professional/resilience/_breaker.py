@@ -6,7 +6,6 @@ The decisions themselves live in :mod:`._core`.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 from collections import deque
@@ -29,7 +28,6 @@ __all__ = ["CircuitBreaker"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-log = logging.getLogger("erp_professional.resilience")
 
 _CLOSED = State.CLOSED
 _OPEN = State.OPEN
