@@ -187,10 +187,12 @@ def test_stopped_dependency_turns_readiness_503_with_the_reason(
     ready = service.get("/_pro/readyz?verbose")
     assert ready.status == 503
     assert "[+]db ok" in ready.text
-    assert (
+    (line,) = [line for line in ready.text.splitlines() if line.startswith("[-]cache")]
+    assert line.startswith(
         f"[-]cache failed: Redis at redis://127.0.0.1:{port}/0 is unreachable: "
-        f"Error 111 connecting to 127.0.0.1:{port}. Connection refused." in ready.text
+        f"Error 111 connecting to 127.0.0.1:{port}."
     )
+    assert "connection refused" in line.lower()
     doc = json.loads(service.get("/_pro/health").text)
     assert doc["status"] == "fail"
     assert doc["checks"]["db:status"][0]["status"] == "pass"

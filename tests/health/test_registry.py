@@ -334,3 +334,30 @@ def test_a_check_raising_timeout_error_is_not_mistaken_for_a_registry_timeout() 
     report = registry.run()
     assert report.results["sync"].output == "TimeoutError: read timed out from 10.0.0.5"
     assert report.results["async"].output == "TimeoutError: connect timed out"
+
+
+class Twin:
+    """A sync check with an async twin that says which one ran."""
+
+    def __call__(self) -> CheckResult:
+        return CheckResult.ok("sync")
+
+    async def acheck(self) -> CheckResult:
+        return CheckResult.ok("async")
+
+
+@pytest.mark.anyio
+async def test_async_twins_are_used_only_when_preferred() -> None:
+    plain = HealthRegistry(cache_ttl=0)
+    plain.register("twin", Twin())
+    assert (await plain.arun()).results["twin"].observed_value == "sync"
+    preferring = HealthRegistry(cache_ttl=0, prefer_async=True)
+    preferring.register("twin", Twin())
+    assert preferring.checks["twin"].async_twin is not None
+    assert (await preferring.arun()).results["twin"].observed_value == "async"
+
+
+def test_sync_run_never_uses_async_twins() -> None:
+    registry = HealthRegistry(cache_ttl=0, prefer_async=True)
+    registry.register("twin", Twin())
+    assert registry.run().results["twin"].observed_value == "sync"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,47 @@ def test_redis_outage_then_recovery(redis_url: str) -> None:
     while not registry.run().ok:
         assert time.monotonic() < deadline, "the check did not recover after Redis came back"
         time.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_async_twins_against_real_and_stopped_services(
+    redis_url: str, postgres_url: str, closed_port: int, tmp_path: Path
+) -> None:
+    try:
+        assert (await RedisCheck(redis_url).acheck()).status is Status.PASS
+        pg = await SqlCheck(postgres_url).acheck()
+        assert pg.status is Status.PASS and pg.observed_unit == "ms"
+        stopped = await RedisCheck(f"redis://127.0.0.1:{closed_port}/0").acheck()
+        assert stopped.status is Status.FAIL
+        assert "is unreachable" in (stopped.output or "")
+        assert "connection refused" in (stopped.output or "").lower()
+        down = await SqlCheck(
+            f"postgresql://postgres@127.0.0.1:{closed_port}/test", pool_wait=0.3
+        ).acheck()
+        assert down.status is Status.FAIL
+        assert f"PostgreSQL at postgresql://127.0.0.1:{closed_port}/test is unreachable" in (
+            down.output or ""
+        )
+        assert "Connection refused" in (down.output or "")
+        db = f"sqlite:///{tmp_path}/twin.db"
+        connections.sqlite_connect(db).close()
+        assert (await SqlCheck(db).acheck()).status is Status.PASS
+    finally:
+        await connections.aclose()
+
+
+@pytest.mark.anyio
+async def test_registry_prefers_async_twins_on_a_live_loop(
+    redis_url: str, postgres_url: str
+) -> None:
+    registry = HealthRegistry(prefer_async=True, default_timeout=3)
+    registry.register("redis", RedisCheck(redis_url))
+    registry.register("db", SqlCheck(postgres_url))
+    try:
+        before = {t.name for t in threading.enumerate()}
+        report = await registry.arun()
+        assert report.ok, report.results
+        started = {t.name for t in threading.enumerate()} - before
+        assert not any(name.startswith("erp-health-") for name in started)
+    finally:
+        await connections.aclose()

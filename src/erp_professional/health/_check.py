@@ -46,6 +46,8 @@ class Check:
     interval: float | None
     component_type: str | None
     is_async: bool
+    async_twin: Callable[[], Awaitable[object]] | None = None
+    """An ``acheck()`` coroutine method of a sync check, used on long-lived event loops."""
 
     @classmethod
     def build(
@@ -76,6 +78,9 @@ class Check:
         if component_type is None:
             declared = getattr(function, "component_type", None)
             component_type = declared if isinstance(declared, str) else None
+        twin = getattr(function, "acheck", None)
+        if is_async or not inspect.iscoroutinefunction(twin):
+            twin = None
         return cls(
             name,
             function,
@@ -85,6 +90,7 @@ class Check:
             None if interval is None else float(interval),
             component_type,
             is_async,
+            twin,
         )
 
     @property

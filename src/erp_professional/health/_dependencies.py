@@ -1,11 +1,14 @@
 """Built-in checks of dependencies: Redis, SQL databases (SQLite, PostgreSQL), HTTP services.
 
-They are synchronous and use the shared pooled clients of :mod:`erp_professional.connections`;
-the registry runs them in threads under their timeouts, so they work under ASGI and WSGI.
+They use the shared pooled clients of :mod:`erp_professional.connections`. Called, they are
+synchronous (the registry runs them in threads under their timeouts); Redis and SQL checks
+also have an ``acheck()`` twin on the event loop's own asyncio clients, which a registry
+with ``prefer_async`` (ASGI apps) uses from :meth:`~HealthRegistry.arun`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import urllib.error
@@ -31,7 +34,21 @@ def display_url(url: str) -> str:
 
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if "refused" not in text.lower() and _refused(exc):
+        text += " (connection refused)"
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection refusal is anywhere in the exception's chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _latency(begin: float) -> float:
@@ -55,9 +72,23 @@ class RedisCheck:
         try:
             client.ping()
         except Exception as exc:
-            return CheckResult.fail(
-                f"Redis at {display_url(self.url)} is unreachable: {_reason(exc)}"
-            )
+            return self._unreachable(exc)
+        return self._graded(begin)
+
+    async def acheck(self) -> CheckResult:
+        """The same check with the event loop's own asyncio client (no thread)."""
+        client = connections.async_redis_client(self.url)
+        begin = time.perf_counter()
+        try:
+            await client.ping()
+        except Exception as exc:
+            return self._unreachable(exc)
+        return self._graded(begin)
+
+    def _unreachable(self, exc: Exception) -> CheckResult:
+        return CheckResult.fail(f"Redis at {display_url(self.url)} is unreachable: {_reason(exc)}")
+
+    def _graded(self, begin: float) -> CheckResult:
         return grade(_latency(begin), "ms", warn=self.warn, fail=None, what="PING round trip")
 
     def __repr__(self) -> str:
@@ -104,7 +135,6 @@ class SqlCheck:
         return grade(_latency(begin), "ms", warn=self.warn, fail=None, what="SELECT 1 round trip")
 
     def _postgres(self) -> CheckResult:
-        where = display_url(self.url)
         try:
             pool = connections.postgres_pool(self.url)
         except connections.MissingDependencyError as exc:
@@ -115,21 +145,61 @@ class SqlCheck:
                 conn.execute("SELECT 1").fetchone()
         except Exception as exc:
             if type(exc).__name__ != "PoolTimeout":
-                return CheckResult.fail(f"PostgreSQL at {where} failed: {_reason(exc)}")
-            return CheckResult.fail(f"PostgreSQL at {where} {self._diagnose()}")
+                return self._failed(exc)
+            return self._pool_timeout(self._diagnose())
         return grade(_latency(begin), "ms", warn=self.warn, fail=None, what="SELECT 1 round trip")
 
-    def _diagnose(self) -> str:
+    async def acheck(self) -> CheckResult:
+        """The same check with the event loop's own asyncio pool (SQLite: in a thread)."""
+        if self.kind == "sqlite":
+            return await asyncio.to_thread(self._sqlite)
+        try:
+            pool = await connections.async_postgres_pool(self.url)
+        except connections.MissingDependencyError as exc:
+            return CheckResult.fail(str(exc))
+        begin = time.perf_counter()
+        try:
+            async with pool.connection(timeout=self.pool_wait) as conn:
+                await (await conn.execute("SELECT 1")).fetchone()
+        except Exception as exc:
+            if type(exc).__name__ != "PoolTimeout":
+                return self._failed(exc)
+            return self._pool_timeout(await self._adiagnose())
+        return grade(_latency(begin), "ms", warn=self.warn, fail=None, what="SELECT 1 round trip")
+
+    def _failed(self, exc: Exception) -> CheckResult:
+        return CheckResult.fail(f"PostgreSQL at {display_url(self.url)} failed: {_reason(exc)}")
+
+    def _pool_timeout(self, diagnosis: str | None) -> CheckResult:
+        if diagnosis is None:
+            diagnosis = (
+                f"is up but the pool gave no connection within {self.pool_wait:g}s (exhausted)"
+            )
+        return CheckResult.fail(f"PostgreSQL at {display_url(self.url)} {diagnosis}")
+
+    def _conninfo(self) -> str:
+        return "postgresql://" + self.url.split("://", 1)[1]
+
+    def _diagnose(self) -> str | None:
+        """Why the pool has no connection: a direct attempt's error (``None`` if it works)."""
         import psycopg
 
         try:
-            direct = psycopg.connect(
-                "postgresql://" + self.url.split("://", 1)[1], connect_timeout=2
-            )
+            direct = psycopg.connect(self._conninfo(), connect_timeout=2)
         except Exception as exc:
             return f"is unreachable: {_reason(exc)}"
         direct.close()
-        return f"is up but the pool gave no connection within {self.pool_wait:g}s (exhausted)"
+        return None
+
+    async def _adiagnose(self) -> str | None:
+        import psycopg
+
+        try:
+            direct = await psycopg.AsyncConnection.connect(self._conninfo(), connect_timeout=2)
+        except Exception as exc:
+            return f"is unreachable: {_reason(exc)}"
+        await direct.close()
+        return None
 
     def __repr__(self) -> str:
         return f"SqlCheck({display_url(self.url)!r})"

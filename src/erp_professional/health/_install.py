@@ -59,6 +59,8 @@ def install(pro: Professional) -> None:
     """Register the ``health`` component, mount the probe endpoints and hook draining."""
     config = pro.config.health
     registry = build_registry(config, breakers=pro.config.resilience.enabled)
+    asgi = _serves_asgi(pro)
+    registry.prefer_async = asgi
     pro.register("health", registry)
     pro.on_drain(registry.begin_drain)
     if config.endpoints:
@@ -70,7 +72,7 @@ def install(pro: Professional) -> None:
             header=config.details_header,
             service={"serviceId": service.name, "version": service.version},
         )
-        for path, handler in endpoints.handlers(asynchronous=_serves_asgi(pro)).items():
+        for path, handler in endpoints.handlers(asynchronous=asgi).items():
             pro.add_endpoint(path, handler)
     if config.event_loop_lag:
         lag = EventLoopLagCheck(

@@ -77,11 +77,15 @@ class HealthRegistry:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
         meter_provider: MeterProvider | None = None,
+        prefer_async: bool = False,
     ) -> None:
         if not (cache_ttl >= 0):
             raise ValueError("cache_ttl must be >= 0 seconds")
         if not (default_timeout > 0):
             raise ValueError("default_timeout must be > 0 seconds")
+        self.prefer_async = prefer_async
+        """Let :meth:`arun` use checks' ``acheck()`` twins (set for ASGI apps, whose event
+        loop lives as long as the service; :meth:`run` always uses the sync checks)."""
         self.cache_ttl = float(cache_ttl)
         self.default_timeout = float(default_timeout)
         self._clock = clock
@@ -208,11 +212,16 @@ class HealthRegistry:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(kind, exclude_set))
+            return asyncio.run(self._arun(kind, exclude_set, twins=False))
         raise RuntimeError("HealthRegistry.run() inside a running event loop: await arun()")
 
     async def arun(self, kind: Kind | None = None, exclude: Iterable[str] = ()) -> HealthReport:
         """Run the checks of ``kind`` (all checks when ``None``) concurrently."""
+        return await self._arun(kind, exclude, twins=self.prefer_async)
+
+    async def _arun(
+        self, kind: Kind | None, exclude: Iterable[str], *, twins: bool
+    ) -> HealthReport:
         kind, exclude_set, selected = self._select(kind, exclude)
         cached = self._cached_report(kind, exclude_set, selected)
         if cached is not None:
@@ -226,7 +235,7 @@ class HealthRegistry:
                 results[check.name] = hit[1]
             else:
                 stale.append(check)
-        fresh = await asyncio.gather(*(self._run_one(check) for check in stale))
+        fresh = await asyncio.gather(*(self._run_one(check, twins) for check in stale))
         for check, result in zip(stale, fresh, strict=True):
             results[check.name] = result
         ordered = {c.name: results[c.name] for c in selected}
@@ -319,11 +328,11 @@ class HealthRegistry:
             time=self._now(),
         )
 
-    async def _run_one(self, check: Check) -> CheckResult:
+    async def _run_one(self, check: Check, twins: bool) -> CheckResult:
         started = self._now()
         begin = time.perf_counter()
         try:
-            if check.is_async:
+            if check.is_async or (twins and check.async_twin is not None):
                 value, error = await asyncio.wait_for(
                     asyncio.shield(self._async_flight(check)), check.timeout
                 )
@@ -362,7 +371,9 @@ class HealthRegistry:
         loop = asyncio.get_running_loop()
         task = self._tasks.get(check.name)
         if task is None or task.done() or task.get_loop() is not loop:
-            task = asyncio.ensure_future(_outcome(check.function))
+            function = check.function if check.is_async else check.async_twin
+            assert function is not None
+            task = asyncio.ensure_future(_outcome(function))
             self._tasks[check.name] = task
         return task
 
