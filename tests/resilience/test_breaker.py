@@ -406,3 +406,22 @@ def test_threads_count_exactly(clock: FakeClock) -> None:
         thread.join()
     assert breaker.counts["success"] == 8000
     assert breaker.snapshot().calls == 1000
+
+
+def test_circuitbreaker_package_protocol(clock: FakeClock) -> None:
+    import datetime
+
+    breaker = make(clock)
+
+    def answer() -> int:
+        return 42
+
+    assert breaker.decorate(answer)() == 42
+    assert breaker.call(answer) == 42
+    breaker.open()
+    assert breaker.open_remaining == 10.0
+    until = breaker.open_until
+    assert until.tzinfo is not None
+    now = datetime.datetime.now(datetime.UTC)
+    assert now + datetime.timedelta(seconds=9) < until <= now + datetime.timedelta(seconds=11)
+    assert breaker.opened and not breaker.closed

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
@@ -311,6 +312,20 @@ class CircuitBreaker(BreakerCore):
         if self._auto_named:
             self.rename(f"{fn.__module__}.{fn.__qualname__}")
         return guard_breaker(self, fn)
+
+    def decorate(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """Same as ``breaker(fn)`` (the ``circuitbreaker`` package's name for it)."""
+        return self(fn)
+
+    @property
+    def open_remaining(self) -> float:
+        """Same as :attr:`remaining` (the ``circuitbreaker`` package's name for it)."""
+        return self.remaining
+
+    @property
+    def open_until(self) -> datetime:
+        """When an OPEN breaker lets a trial call through, as an aware UTC datetime."""
+        return datetime.now(UTC) + timedelta(seconds=self.remaining)
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` through the breaker."""
