@@ -265,6 +265,20 @@ class _Base:
         return Decision(decision.allowed, decision.states, degraded="memory-fallback")
 
 
+_KEYS: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+
+
+def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
+    """``item.key_for(*identifiers)``, remembered for the most recent clients."""
+    cache_key = (item, identifiers)
+    key = _KEYS.get(cache_key)
+    if key is None:
+        if len(_KEYS) >= 8192:
+            _KEYS.clear()
+        key = _KEYS[cache_key] = item.key_for(*identifiers)
+    return key
+
+
 def _hit_sync(
     limiter: sync_strategies.RateLimiter,
     limits: Sequence[RateLimitItem],
@@ -279,7 +293,7 @@ def _hit_sync(
         if fixed:
             # The fixed window's hit is one counter increment: its result is the count,
             # so the remaining quota needs no second read.
-            key = item.key_for(*identifiers)
+            key = _key(item, identifiers)
             used = storage.incr(key, item.get_expiry(), amount=cost)
             ok = used <= item.amount
             state = LimitState(item, ok, max(0, item.amount - used), storage.get_expiry(key))
@@ -367,7 +381,7 @@ class AsyncRateLimiter(_Base):
             allowed = True
             for item in limits:
                 if fixed:
-                    key = item.key_for(*identifiers)
+                    key = _key(item, identifiers)
                     used = await storage.incr(key, item.get_expiry(), amount=cost)
                     ok = used <= item.amount
                     reset = await storage.get_expiry(key)
