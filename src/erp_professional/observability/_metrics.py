@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from opentelemetry import metrics as otel_metrics
@@ -57,8 +58,15 @@ class MetricsSetup:
 
     # -- collection ----------------------------------------------------------------------
     def families(self) -> list[Family]:
-        """This process's metrics now."""
-        return families_from(self.reader.get_metrics_data())
+        """This process's metrics now: the producers' (HTTP server metrics), then the SDK's."""
+        families: list[Family] = []
+        for producer in list(_producers):
+            families.extend(producer())
+        taken = {family["name"] for family in families}
+        for family in families_from(self.reader.get_metrics_data()):
+            if family["name"] not in taken:
+                families.append(family)
+        return families
 
     def render(self) -> str:
         """Prometheus text: this process alone, or merged over every process's file."""
@@ -152,6 +160,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_producers: list[Callable[[], list[Family]]] = []
+
+
+def add_producer(producer: Callable[[], list[Family]]) -> None:
+    """Add families computed outside the SDK (aggregated on a hot path) to ``/metrics``."""
+    _producers.append(producer)
 
 
 _setup: MetricsSetup | None = None
