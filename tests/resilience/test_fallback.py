@@ -87,3 +87,14 @@ async def test_async_generator_fallback() -> None:
 def test_bad_on() -> None:
     with pytest.raises(TypeError):
         fallback(1, on=("nope",))  # type: ignore[arg-type]
+
+
+def test_async_handler_on_a_sync_function_is_refused_at_decoration() -> None:
+    async def handler(exc: BaseException) -> int:
+        return 1
+
+    def call() -> int:
+        return 0
+
+    with pytest.raises(TypeError, match="cannot await"):
+        fallback(handler)(call)

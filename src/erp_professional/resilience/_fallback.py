@@ -52,6 +52,11 @@ class Fallback:
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         kind = kind_of(fn)
         on = self.on
+        if kind in ("sync", "generator") and inspect.iscoroutinefunction(self.value):
+            raise TypeError(
+                f"fallback handler {self.value!r} is async but {fn.__qualname__} is not: "
+                "a sync function cannot await it"
+            )
         wrapper: Callable[..., object]
         if kind == "async":
             afn = cast(Callable[..., Awaitable[object]], fn)
