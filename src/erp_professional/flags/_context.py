@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-__all__ = ["ALIASES", "Context", "Getter", "getter", "normalize_context", "parse_time"]
+__all__ = ["ALIASES", "Context", "Getter", "getter", "normalize_context", "parse_time", "text"]
 
 Context = Mapping[str, object]
 Getter = Callable[[Context], "str | None"]
@@ -20,7 +20,7 @@ ALIASES = {
 ALIASES.update({v: k for k, v in list(ALIASES.items())})
 
 
-def _text(value: object) -> str | None:
+def text(value: object) -> str | None:
     if value is None:
         return None
     if type(value) is str:
@@ -54,7 +54,7 @@ def getter(field: str, fallback: str | None = None) -> Getter:
                     return None
         if value.__class__ is str:
             return value
-        return _text(value)
+        return text(value)
 
     if fallback is None:
         return get

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from ._context import Context, Getter, getter, parse_time
+from ._context import ALIASES, Context, Getter, getter, parse_time, text
 from ._model import Constraint
 
 __all__ = ["Clock", "Predicate", "compile_constraint", "compile_constraints", "parse_semver"]
@@ -65,22 +66,38 @@ def _strings(c: Constraint, get: Getter) -> Predicate:
     return test
 
 
-def _in(c: Constraint, get: Getter, negate: bool) -> Predicate:
-    values = frozenset(c.values)
+def _in(c: Constraint, get: Getter, negate: bool, plain: bool) -> Predicate:
+    values = frozenset(c.values)  # only text: a missing field (None) is never in it
+    if not plain:
+        if negate:
+            return lambda ctx: get(ctx) not in values
+        return lambda ctx: get(ctx) in values
+    field = c.context_name
+    miss = negate
 
+    # the context lookup inlined (no alias, no static value): IN is the most common operator
     def test(ctx: Context) -> bool:
-        value = get(ctx)
-        return (value is not None and value in values) is not negate
+        value = ctx.get(field)
+        if value is None:
+            props = ctx.get("properties")
+            if props is None or (props.__class__ is not dict and not isinstance(props, Mapping)):
+                return miss
+            value = props.get(field)
+            if value is None:
+                return miss
+        if value.__class__ is not str:
+            value = text(value)
+        return (value in values) is not negate
 
     return test
 
 
 _NUM: dict[str, Callable[[float, float], bool]] = {
-    "NUM_EQ": lambda a, b: a == b,
-    "NUM_GT": lambda a, b: a > b,
-    "NUM_GTE": lambda a, b: a >= b,
-    "NUM_LT": lambda a, b: a < b,
-    "NUM_LTE": lambda a, b: a <= b,
+    "NUM_EQ": operator.eq,
+    "NUM_GT": operator.gt,
+    "NUM_GTE": operator.ge,
+    "NUM_LT": operator.lt,
+    "NUM_LTE": operator.le,
 }
 
 
@@ -140,11 +157,11 @@ def _date(c: Constraint, clock: Clock) -> Predicate:
 
 
 _SEMVER_CMP: dict[str, Callable[[SemverKey, SemverKey], bool]] = {
-    "SEMVER_EQ": lambda a, b: a == b,
-    "SEMVER_GT": lambda a, b: a > b,
-    "SEMVER_GTE": lambda a, b: a >= b,
-    "SEMVER_LT": lambda a, b: a < b,
-    "SEMVER_LTE": lambda a, b: a <= b,
+    "SEMVER_EQ": operator.eq,
+    "SEMVER_GT": operator.gt,
+    "SEMVER_GTE": operator.ge,
+    "SEMVER_LT": operator.lt,
+    "SEMVER_LTE": operator.le,
 }
 
 
@@ -185,9 +202,9 @@ def _regex(c: Constraint, get: Getter) -> Predicate:
 def ip_networks(texts: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The valid networks (or single addresses) among ``texts``; invalid entries are skipped."""
     out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for text in texts:
+    for entry in texts:
         try:
-            out.append(ipaddress.ip_network(text.strip(), strict=False))
+            out.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:
             continue
     return out
@@ -223,13 +240,16 @@ def _now_if_missing(get: Getter, clock: Clock) -> Getter:
 
 def _base(c: Constraint, clock: Clock, static: Mapping[str, str]) -> Predicate:
     op = c.operator
-    get = getter(c.context_name, static.get(c.context_name))
+    fallback = static.get(c.context_name)
+    get = getter(c.context_name, fallback)
+    plain = fallback is None and c.context_name not in ALIASES
     if c.context_name in ("currentTime", "current_time"):
         get = _now_if_missing(get, clock)
+        plain = False
     if op == "IN":
-        return _in(c, get, negate=False)
+        return _in(c, get, negate=False, plain=plain)
     if op == "NOT_IN":
-        return _in(c, get, negate=True)
+        return _in(c, get, negate=True, plain=plain)
     if op in ("STR_STARTS_WITH", "STR_ENDS_WITH", "STR_CONTAINS"):
         return _strings(c, get)
     if op in _NUM:
