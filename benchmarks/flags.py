@@ -1,3 +1,4 @@
+# ruff: noqa: E402
 """Feature-flag evaluation: ours vs UnleashClient, GrowthBook and OpenFeature in-memory.
 
 The flag: a 50% flexible rollout (userId stickiness) with three constraints (environment IN,
@@ -6,6 +7,13 @@ Run: ``.venv/bin/python benchmarks/flags.py`` (``--quick`` for a short run).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# this folder holds scripts named like standard modules (queue.py): keep them off the path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
 import logging
