@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar, overload
 
 from ._check import Check, CheckFunction, Kind, validate_kinds
+from ._flight import Outcome, await_thread, call_in_thread, outcome
 from ._metrics import HealthMetrics
 from ._result import CheckResult, Status, from_exception, to_result, worst
 
@@ -25,8 +25,6 @@ __all__ = ["DRAIN_CHECK", "HealthRegistry", "HealthReport"]
 log = logging.getLogger("erp_professional.health")
 
 F = TypeVar("F", bound=CheckFunction)
-Outcome = tuple[object, Exception | None]
-"""What a check run gave: its return value, or the exception it raised."""
 DRAIN_CHECK = "shutdown"
 """The name of the entry that fails readiness while the service drains."""
 
@@ -337,7 +335,7 @@ class HealthRegistry:
                     asyncio.shield(self._async_flight(check)), check.timeout
                 )
             else:
-                value, error = await _await_thread(self._thread_flight(check), check.timeout)
+                value, error = await await_thread(self._thread_flight(check), check.timeout)
             result = to_result(value) if error is None else from_exception(error)
         except TimeoutError:
             result = CheckResult.fail(f"timed out after {check.timeout:g}s")
@@ -373,7 +371,7 @@ class HealthRegistry:
         if task is None or task.done() or task.get_loop() is not loop:
             function = check.function if check.is_async else check.async_twin
             assert function is not None
-            task = asyncio.ensure_future(_outcome(function))
+            task = asyncio.ensure_future(outcome(function))
             self._tasks[check.name] = task
         return task
 
@@ -386,7 +384,7 @@ class HealthRegistry:
             future = cf.Future()
             self._threads[check.name] = future
         thread = threading.Thread(
-            target=_call_in_thread,
+            target=call_in_thread,
             args=(check.function, future),
             name=f"erp-health-{check.name}",
             daemon=True,
@@ -400,61 +398,3 @@ class HealthRegistry:
 
     def __repr__(self) -> str:
         return f"<HealthRegistry checks={sorted(self._checks)!r} draining={self.draining}>"
-
-
-async def _outcome(function: CheckFunction) -> Outcome:
-    """Run an async check; its own exceptions are part of the outcome, so only the
-    registry's timeout is ever reported as ``timed out``."""
-    try:
-        value = function()
-        if inspect.isawaitable(value):
-            value = await value
-    except Exception as exc:
-        return None, exc
-    return value, None
-
-
-def _call_in_thread(function: CheckFunction, future: cf.Future[Outcome]) -> None:
-    if not future.set_running_or_notify_cancel():
-        return
-    try:
-        value = function()
-        if inspect.isawaitable(value):
-            value = asyncio.run(_awaited(value))
-    except Exception as exc:
-        future.set_result((None, exc))
-    except BaseException as exc:
-        future.set_exception(exc)
-    else:
-        future.set_result((value, None))
-
-
-async def _awaited(value: Awaitable[object]) -> object:
-    return await value
-
-
-async def _await_thread(future: cf.Future[Outcome], limit: float) -> Outcome:
-    """Wait for a thread's future from the loop without tying the thread to the loop."""
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[Outcome] = loop.create_future()
-
-    def settle(done: cf.Future[Outcome]) -> None:
-        if waiter.done():
-            return
-        exc = done.exception()
-        if exc is not None:
-            waiter.set_exception(exc)
-        else:
-            waiter.set_result(done.result())
-
-    def on_done(done: cf.Future[Outcome]) -> None:
-        if loop.is_closed():
-            return  # the probe that waited has finished: its loop is gone
-        try:
-            loop.call_soon_threadsafe(settle, done)
-        except RuntimeError:
-            # The loop closed between the check above and the call: nobody waits any more.
-            return
-
-    future.add_done_callback(on_done)
-    return await asyncio.wait_for(waiter, limit)
