@@ -361,3 +361,18 @@ def test_sync_run_never_uses_async_twins() -> None:
     registry = HealthRegistry(cache_ttl=0, prefer_async=True)
     registry.register("twin", Twin())
     assert registry.run().results["twin"].observed_value == "sync"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cache_ttl": -1},
+        {"cache_ttl": float("nan")},
+        {"cache_ttl": float("inf")},
+        {"default_timeout": 0},
+        {"default_timeout": float("inf")},
+    ],
+)
+def test_bad_registry_settings_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="finite number of seconds"):
+        HealthRegistry(**kwargs)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -77,10 +78,14 @@ class HealthRegistry:
         meter_provider: MeterProvider | None = None,
         prefer_async: bool = False,
     ) -> None:
-        if not (cache_ttl >= 0):
-            raise ValueError("cache_ttl must be >= 0 seconds")
-        if not (default_timeout > 0):
-            raise ValueError("default_timeout must be > 0 seconds")
+        if not (0 <= cache_ttl < math.inf):
+            raise ValueError(
+                f"cache_ttl must be a finite number of seconds >= 0, got {cache_ttl!r}"
+            )
+        if not (0 < default_timeout < math.inf):
+            raise ValueError(
+                f"default_timeout must be a finite number of seconds > 0, got {default_timeout!r}"
+            )
         self.prefer_async = prefer_async
         """Let :meth:`arun` use checks' ``acheck()`` twins (set for ASGI apps, whose event
         loop lives as long as the service; :meth:`run` always uses the sync checks)."""
