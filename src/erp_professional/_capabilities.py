@@ -18,6 +18,10 @@ def install_all(pro: Professional) -> None:
         from .observability._install import install as _install_observability
 
         _install_observability(pro)
+    if pro.config.resilience.enabled:
+        from .resilience import configure as _configure_resilience
+
+        _configure_resilience(pro.config.resilience)
     if pro.config.security.enabled:
         from .security._install import install as _install_security
 
