@@ -85,9 +85,17 @@ def test_local_app(
             """
             from erp_professional.health import HealthRegistry, CheckResult
 
+            from fastapi import FastAPI
+
+            from erp_professional import integrate
+
             registry = HealthRegistry()
             registry.register("db", lambda: CheckResult.fail("db is down"))
             registry.register("ping", lambda: True, kinds=("liveness",))
+
+            app = FastAPI()
+            pro = integrate(app, security__enabled=False, observability__enabled=False)
+            pro.health.register("search", lambda: CheckResult.warn("slow"))
             """
         )
     )
@@ -96,6 +104,10 @@ def test_local_app(
     assert _run("health", "--app", "svc_health_cli:registry") == 1
     assert "[-]db failed: db is down" in capsys.readouterr().out
     assert _run("health", "--app", "svc_health_cli:registry", "--kind", "liveness") == 0
+    capsys.readouterr()
+    for target in ("svc_health_cli:app", "svc_health_cli:pro"):
+        assert _run("health", "--app", target) == 0
+        assert "[+]search warn: slow" in capsys.readouterr().out
     assert _run("health", "--app", "svc_health_cli:nothing") == 2
     assert "has no attribute" in capsys.readouterr().err
     assert _run("health", "--app", "svc_health_cli") == 2
