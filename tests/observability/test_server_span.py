@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind, StatusCode
 
 from .apps import Driven
@@ -231,3 +233,76 @@ def test_processors_added_by_the_app_see_server_spans(app: Driven, spans: Spans)
     app.get("/items/3")
     assert started[-1] == "GET"
     assert ended[-1] == "GET /items/{item_id}"
+
+
+hexes = st.text(alphabet="0123456789abcdefABCDEF-xz ", min_size=0, max_size=60)
+
+
+def _otel_parse(value: str, state: str | None) -> object:
+    from opentelemetry import trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier = {"traceparent": value}
+    if state:
+        carrier["tracestate"] = state
+    context = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier))
+    span_context = context.get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    version=st.sampled_from(["00", "01", "ff", "0g", "0"]),
+    trace_id=st.one_of(st.just("0af7651916cd43dd8448eb211c80319c"), st.just("0" * 32), hexes),
+    span_id=st.one_of(st.just("b7ad6b7169203331"), st.just("0" * 16), hexes),
+    flags=st.sampled_from(["00", "01", "03", "zz", "1"]),
+    extra=st.sampled_from(["", "-what", "-"]),
+    state=st.sampled_from([None, "", "vendor=abc", "a=1,b=2", "bad state"]),
+)
+def test_traceparent_parsing_agrees_with_opentelemetry(
+    version: str, trace_id: str, span_id: str, flags: str, extra: str, state: str | None
+) -> None:
+    from erp_professional.observability._propagation import parse_traceparent
+
+    header = f"{version}-{trace_id}-{span_id}-{flags}{extra}"
+    ours = parse_traceparent(header, state)
+    theirs = _otel_parse(header, state)
+    if theirs is None:
+        assert ours is None
+    else:
+        assert ours is not None
+        assert (ours.trace_id, ours.span_id, ours.trace_flags) == (
+            theirs.trace_id,  # type: ignore[attr-defined]
+            theirs.span_id,  # type: ignore[attr-defined]
+            theirs.trace_flags,  # type: ignore[attr-defined]
+        )
+        assert ours.trace_state == theirs.trace_state  # type: ignore[attr-defined]
+
+
+def test_a_propagator_set_by_the_app_is_honoured(app: Driven, spans: Spans) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import DefaultGetter, DefaultSetter
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    class HeaderRenamed(TraceContextTextMapPropagator):
+        """Trace context carried in ``x-trace`` (as a vendor propagator would)."""
+
+        def extract(self, carrier, context=None, getter=DefaultGetter()):  # type: ignore[no-untyped-def]
+            value = getter.get(carrier, "x-trace")
+            return super().extract({"traceparent": value[0]} if value else {}, context)
+
+        def inject(self, carrier, context=None, setter=DefaultSetter()):  # type: ignore[no-untyped-def]
+            return super().inject(carrier, context, setter)
+
+        @property
+        def fields(self) -> set[str]:
+            return {"x-trace"}
+
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(HeaderRenamed())
+    try:
+        app.get("/items/1", headers={"x-trace": TRACEPARENT})
+    finally:
+        propagate.set_global_textmap(previous)
+    (server,) = server_spans(spans)
+    assert format(server.context.trace_id, "032x") == TRACE_ID

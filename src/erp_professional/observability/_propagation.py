@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from ..web import RequestHeaders
 
@@ -32,15 +35,79 @@ class _HeadersGetter(Getter[RequestHeaders]):
 _GETTER = _HeadersGetter()
 
 
-def extract_context(headers: RequestHeaders) -> Context | None:
+_W3C_FIELDS = frozenset(("traceparent", "tracestate", "baggage"))
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_BAGGAGE = W3CBaggagePropagator()
+
+
+def _w3c_only() -> bool:
+    """True when the global propagator is W3C trace context + baggage (the default)."""
+    return frozenset(propagate.get_global_textmap().fields) == _W3C_FIELDS
+
+
+def parse_traceparent(value: str, tracestate: str | None = None) -> SpanContext | None:
+    """A remote span context from a W3C ``traceparent`` value, or ``None`` if malformed."""
+    match = _TRACEPARENT.fullmatch(value.strip())
+    if match is None:
+        return None
+    version, trace_hex, span_hex, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    if trace_id == 0 or span_id == 0:
+        return None
+    state = TraceState.from_header([tracestate]) if tracestate else None
+    return SpanContext(
+        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(flags, 16)), trace_state=state
+    )
+
+
+def scan_headers(headers: RequestHeaders) -> tuple[str | None, str | None, str | None, str | None]:
+    """``traceparent``, ``tracestate``, ``baggage`` and ``user-agent`` in one pass."""
+    raw = getattr(headers, "raw", None)
+    if not isinstance(raw, list):
+        get = headers.get
+        return get("traceparent"), get("tracestate"), get("baggage"), get("user-agent")
+    found: dict[bytes, str] = {}
+    for key, value in raw:
+        if key in _WANTED and key not in found:
+            found[key] = value.decode("latin-1")
+        elif key.lower() in _WANTED:
+            found.setdefault(key.lower(), value.decode("latin-1"))
+    return (
+        found.get(b"traceparent"),
+        found.get(b"tracestate"),
+        found.get(b"baggage"),
+        found.get(b"user-agent"),
+    )
+
+
+_WANTED = frozenset((b"traceparent", b"tracestate", b"baggage", b"user-agent"))
+
+
+def extract_context(
+    headers: RequestHeaders,
+    scanned: tuple[str | None, str | None, str | None, str | None] | None = None,
+) -> Context | None:
     """The remote parent from ``traceparent``/``tracestate``/``baggage``, or ``None``.
 
-    A malformed ``traceparent`` yields a context without a span: a new trace starts,
-    silently, as the W3C recommendation asks.
+    A malformed ``traceparent`` yields no parent: a new trace starts, silently, as the
+    W3C recommendation asks. A propagator configured by the app (``OTEL_PROPAGATORS``,
+    ``set_global_textmap``) is honoured.
     """
-    if headers.get("traceparent") is None and headers.get("baggage") is None:
+    traceparent, tracestate, baggage, _ = scanned or scan_headers(headers)
+    if not _w3c_only():
+        return propagate.extract(headers, getter=_GETTER)
+    if traceparent is None and baggage is None:
         return None
-    return propagate.extract(headers, getter=_GETTER)
+    context: Context | None = None
+    if traceparent is not None:
+        parent = parse_traceparent(traceparent, tracestate)
+        if parent is not None:
+            context = trace.set_span_in_context(NonRecordingSpan(parent))
+    if baggage is not None:
+        context = _BAGGAGE.extract(headers, context, getter=_GETTER)
+    return context
 
 
 def inject_trace_headers(

@@ -14,7 +14,7 @@ from ..web import Concern, Exchange
 from . import _decorators
 from ._fastspan import start_server_span
 from ._paths import normalize_method
-from ._propagation import extract_context
+from ._propagation import extract_context, scan_headers
 from ._tracing import _Provider
 
 __all__ = ["SPAN_KEY", "TracingConcern"]
@@ -42,7 +42,8 @@ class TracingConcern(Concern):
     def on_request(self, exchange: Exchange) -> None:
         if self.excluded(exchange.path):
             return
-        parent = extract_context(exchange.headers)
+        scanned = scan_headers(exchange.headers)
+        parent = extract_context(exchange.headers, scanned)
         method = normalize_method(exchange.method)
         attributes: dict[str, str] = {
             "http.request.method": method,
@@ -54,7 +55,7 @@ class TracingConcern(Concern):
         client = exchange.client
         if client is not None:
             attributes["client.address"] = client
-        agent = exchange.headers.get("user-agent")
+        agent = scanned[3]
         if agent is not None:
             attributes["user_agent.original"] = agent
         name = "HTTP" if method == "_OTHER" else method
