@@ -26,8 +26,8 @@ T = TypeVar("T")
 class AsyncFeatureFlags:
     """Wraps a :class:`FeatureFlags`; same method names, store I/O awaited."""
 
-    def __init__(self, flags: FeatureFlags | None = None, **options: Any) -> None:
-        self.sync = flags if flags is not None else FeatureFlags(**options)
+    def __init__(self, flags: FeatureFlags | None = None, **options: object) -> None:
+        self.sync = flags if flags is not None else FeatureFlags(**options)  # type: ignore[arg-type]
 
     # evaluation: synchronous, never blocks
     def is_enabled(self, name: str, context: ContextLike = None, default: bool = False) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ._flags import FeatureFlags
@@ -104,7 +105,9 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(handler: Any) -> Any:
+def _guarded(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             result: int = handler(args)
@@ -116,7 +119,7 @@ def _guarded(handler: Any) -> Any:
     return run
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``flags list|get|set|delete|kill|eval`` to the ``erp-pro`` command."""
     parser = subparsers.add_parser("flags", help="list, show, change and evaluate feature flags")
     parser.add_argument("--url", help="store URL (memory://, redis://..., file:///path)")
