@@ -78,7 +78,8 @@ class Redactor:
         triggers = {"authorization", "cookie", "bearer", "://", "api key"}
         for key in self.keys:
             triggers.update({key, key.replace("_", "-"), key.replace("_", "")})
-        self._triggers = tuple(sorted(t for t in triggers if t))
+        self._triggers = tuple(sorted((t for t in triggers if t), key=len, reverse=True))
+        self._triggered = re.compile("|".join(map(re.escape, self._triggers))).search
 
     def is_sensitive_key(self, key: str) -> bool:
         known = self._cache.get(key)
@@ -93,8 +94,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Mask secrets inside free text."""
-        lowered = value.lower()
-        if any(trigger in lowered for trigger in self._triggers):
+        if self._triggered(value.lower()) is not None:
             for pattern, keep in _BUILTIN:
                 value = pattern.sub(keep + MASK.replace("\\", "\\\\"), value)
         for pattern in self.patterns:
