@@ -325,3 +325,13 @@ def test_memory_counters_expire_without_the_sweep() -> None:
     assert storage.incr("k", 0.05) == 2
     time.sleep(0.08)
     assert storage.incr("k", 0.05) == 1
+
+
+def test_memory_concern_runs_synchronously_unless_it_must_wait() -> None:
+    plain = RateLimitConcern(default="5/minute")
+    assert not plain.overrides("on_request_async")
+    slowed = RateLimitConcern(slow_down=SlowDown("1/minute"))
+    assert slowed.overrides("on_request_async")
+    shared = RateLimitConcern(RateLimiter("redis://127.0.0.1:6379/9"), default="5/minute")
+    assert shared.overrides("on_request_async")
+    assert all(isinstance(c, RateLimitConcern) for c in (plain, slowed, shared))

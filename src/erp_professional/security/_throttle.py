@@ -156,6 +156,21 @@ class RateLimitConcern(Concern):
     name: ClassVar[str] = "security.rate_limit"
     order: ClassVar[int] = 100
 
+    def __new__(
+        cls,
+        limiter: RateLimiter | None = None,
+        async_limiter: AsyncRateLimiter | None = None,
+        **options: Any,
+    ) -> RateLimitConcern:
+        # With memory storage and no slow-down nothing waits on I/O: the ASGI driver can
+        # call the synchronous hook directly, sparing a coroutine per request.
+        in_memory = (limiter is None or limiter.is_memory) and (
+            async_limiter is None or async_limiter.is_memory
+        )
+        if cls is RateLimitConcern and in_memory and options.get("slow_down") is None:
+            cls = _InMemoryRateLimitConcern
+        return super().__new__(cls)
+
     def __init__(
         self,
         limiter: RateLimiter | None = None,
@@ -287,6 +302,12 @@ class RateLimitConcern(Concern):
         decision = exchange.state.get(STATE_KEY)
         if isinstance(decision, Decision):
             append_headers(exchange, headers, rate_headers(decision, self.header_mode))
+
+
+class _InMemoryRateLimitConcern(RateLimitConcern):
+    """A memory-only concern: both drivers call the synchronous hook."""
+
+    on_request_async = Concern.on_request_async
 
 
 _fallback_sync: RateLimiter | None = None
