@@ -170,3 +170,41 @@ def test_concern_registered_as_component() -> None:
         assert isinstance(pro.rate_limiter, RateLimitConcern)
     finally:
         pro.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_slow_down_counts_in_redis(redis_url: str, kind: str) -> None:
+    from erp_professional.testing import set_testing
+    from erp_professional.web import current_exchange
+
+    delays: list[float] = []
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        ex = current_exchange()
+        assert ex is not None
+        delays.append(ex.state.get("slow_down_delay", 0.0))
+        start_response("200 OK", [])
+        return [b""]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        ex = current_exchange()
+        assert ex is not None
+        delays.append(ex.state.get("slow_down_delay", 0.0))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    pro = integrate(
+        asgi_app if kind == "asgi" else wsgi_app,
+        security__rate_limit__storage_url=redis_url,
+        security__rate_limit__slow_down__after="2/minute",
+        security__rate_limit__slow_down__delay_ms=250,
+        security__rate_limit__slow_down__max_delay_ms=600,
+    )
+    call = asgi_call if kind == "asgi" else wsgi_call
+    try:
+        with set_testing(True):
+            for _ in range(5):
+                assert call(pro).status == 200
+    finally:
+        pro.shutdown()
+    assert delays == [0.0, 0.0, 0.25, 0.5, 0.6]
