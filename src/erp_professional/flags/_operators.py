@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ._context import ALIASES, Context, Getter, getter, parse_time, text
 from ._model import Constraint
+from ._re2 import compile_re2
 
 __all__ = ["Clock", "Predicate", "compile_constraint", "compile_constraints", "parse_semver"]
 
@@ -66,7 +67,19 @@ def _strings(c: Constraint, get: Getter) -> Predicate:
     return test
 
 
+def _in_folded(c: Constraint, get: Getter, negate: bool) -> Predicate:
+    values = frozenset(v.lower() for v in c.values)
+
+    def test(ctx: Context) -> bool:
+        value = get(ctx)
+        return (value is not None and value.lower() in values) is not negate
+
+    return test
+
+
 def _in(c: Constraint, get: Getter, negate: bool, plain: bool) -> Predicate:
+    if c.case_insensitive:
+        return _in_folded(c, get, negate)
     values = frozenset(c.values)  # only text: a missing field (None) is never in it
     if not plain:
         if negate:
@@ -183,14 +196,9 @@ def _semver(c: Constraint, get: Getter) -> Predicate:
 
 def _regex(c: Constraint, get: Getter) -> Predicate:
     patterns = [c.value] if c.value is not None else list(c.values)
-    compiled: list[re.Pattern[str]] = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern, re.IGNORECASE if c.case_insensitive else 0))
-        except re.error:
-            continue
+    compiled = [p for p in (compile_re2(x, c.case_insensitive) for x in patterns) if p]
     if not compiled:
-        return _never
+        return _unknown  # an invalid pattern disables the rule, even inverted
 
     def test(ctx: Context) -> bool:
         value = get(ctx)
