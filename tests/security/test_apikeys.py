@@ -313,3 +313,29 @@ def test_require_api_key_decorator_starlette_and_flask() -> None:
         assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
     with fclient.get("/report", headers={"X-API-Key": fgood}) as r:
         assert r.status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_store_outage_is_503_never_500(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    from erp_professional import integrate
+
+    from ._apps import asgi_call, asgi_echo, wsgi_call, wsgi_echo
+
+    pro = integrate(
+        asgi_echo() if kind == "asgi" else wsgi_echo(),
+        **_enabled(
+            security__api_keys__store_url="redis://127.0.0.1:9/0?socket_connect_timeout=0.2",
+            security__api_keys__pepper=PEPPER,
+        ),
+    )
+    call = asgi_call if kind == "asgi" else wsgi_call
+    key = generate_key()
+    try:
+        with caplog.at_level("ERROR", logger="erp_professional.security"):
+            result = call(pro, headers=[("X-API-Key", key)])
+        assert call(pro).status == 200  # no key presented, none required: unaffected
+    finally:
+        pro.shutdown()
+    assert result.status == 503 and result.headers["retry-after"] == "5"
+    assert any("store unavailable" in r.getMessage() for r in caplog.records)
+    assert key not in caplog.text

@@ -98,6 +98,21 @@ class ApiKeyConcern(Concern):
         )
         return _problem(exchange, error)
 
+    def _unavailable(self, exchange: Exchange, exc: Exception) -> Response:
+        count("apikey.store_error")
+        log.error(
+            "API key store unavailable (%s: %s); refusing keyed requests",
+            type(exc).__name__,
+            safe_for_log(str(exc)),
+            extra={"request_id": exchange.request_id},
+        )
+        return problem(
+            503,
+            "API keys cannot be checked right now; try again shortly.",
+            headers=[("Retry-After", "5")],
+            request_id=exchange.request_id,
+        )
+
     def _accept(self, exchange: Exchange, record: ApiKey) -> None:
         exchange.state[STATE_KEY] = record
         exchange.state["api_key_id"] = record.id
@@ -115,6 +130,8 @@ class ApiKeyConcern(Concern):
             record = self.keys.verify(key, needed or ())
         except ApiKeyError as error:
             return self._fail(exchange, error, key)
+        except Exception as exc:  # the store failed: closed, never a 500
+            return self._unavailable(exchange, exc)
         self._accept(exchange, record)
         return None
 
@@ -129,6 +146,8 @@ class ApiKeyConcern(Concern):
             record = await self.async_keys.verify(key, needed or ())
         except ApiKeyError as error:
             return self._fail(exchange, error, key)
+        except Exception as exc:  # the store failed: closed, never a 500
+            return self._unavailable(exchange, exc)
         self._accept(exchange, record)
         return None
 
@@ -150,6 +169,15 @@ def _raise(error: ApiKeyError) -> None:
         title="Unauthorized" if error.status == 401 else "Forbidden",
         headers=[h for h in response.headers if h[0].lower() == "www-authenticate"],
     )
+
+
+def _store_down(concern: ApiKeyConcern, exchange: Exchange, exc: Exception) -> None:
+    response = concern._unavailable(exchange, exc)
+    raise HTTPProblem(
+        "API keys cannot be checked right now; try again shortly.",
+        status=response.status,
+        headers=[("Retry-After", "5")],
+    ) from exc
 
 
 def require_api_key(
@@ -183,6 +211,8 @@ def require_api_key(
                         record = await concern.async_keys.verify(key)
                     except ApiKeyError as error:
                         _raise(error)
+                    except Exception as exc:
+                        _store_down(concern, exchange, exc)
                     assert record is not None
                     concern._accept(exchange, record)
                 check(exchange, record)
@@ -206,6 +236,8 @@ def require_api_key(
                     record = concern.keys.verify(key)
                 except ApiKeyError as error:
                     _raise(error)
+                except Exception as exc:
+                    _store_down(concern, exchange, exc)
                 assert record is not None
                 concern._accept(exchange, record)
             check(exchange, record)

@@ -105,7 +105,8 @@ class InjectionDetector:
         if "path" in targets:
             findings += self.scan(exchange.path, "path")
         if "query" in targets and exchange.query_string:
-            for key, value in parse_qsl(exchange.query_string, keep_blank_values=True):
+            query = exchange.query_string[: self.max_length]
+            for key, value in parse_qsl(query, keep_blank_values=True):
                 findings += self.scan(value, f"query:{key[:40]}")
                 findings += self.scan(key, "query key")
         if "headers" in targets:
