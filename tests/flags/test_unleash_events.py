@@ -135,3 +135,44 @@ def test_unleash_documents_with_nulls_and_extra_keys() -> None:
     assert flags.is_enabled("a", {"x": "1"})
     assert flags.is_enabled("a", {"properties": {"x": 2}})
     assert not flags.is_enabled("a", {"x": "3"})
+
+
+def test_delta_document_loads_like_a_features_document() -> None:
+    flags = FeatureFlags.from_unleash(
+        {
+            "events": [
+                {
+                    "eventId": 1,
+                    "type": "hydration",
+                    "features": [
+                        {"name": "x", "enabled": True, "strategies": [{"name": "default"}]}
+                    ],
+                    "segments": [],
+                },
+                {
+                    "eventId": 2,
+                    "type": "segment-updated",
+                    "segment": {
+                        "id": 7,
+                        "constraints": [
+                            {"contextName": "appName", "operator": "IN", "values": ["shop"]}
+                        ],
+                    },
+                },
+                {
+                    "eventId": 3,
+                    "type": "feature-updated",
+                    "feature": {
+                        "name": "y",
+                        "enabled": True,
+                        "description": None,
+                        "strategies": [{"name": "default", "segments": [7]}],
+                    },
+                },
+                {"eventId": 4, "type": "feature-removed", "featureName": "x"},
+            ]
+        }
+    )
+    assert flags.get_flag("x") is None
+    assert flags.is_enabled("y", {"appName": "shop"})
+    assert not flags.is_enabled("y", {"appName": "admin"})

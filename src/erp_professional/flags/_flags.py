@@ -114,10 +114,15 @@ class FeatureFlags(StoreSync):
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_unleash(cls, state: Mapping[str, object], **options: object) -> FeatureFlags:
-        """Flags from an Unleash ``/client/features`` document (features and segments)."""
-        flags, segments = parse_document(state, strict=False)
+        """Flags from an Unleash ``/client/features`` document (features and segments), or
+        from a delta-API document (``{"events": [...]}``, applied in order)."""
+        if "events" in state and "features" not in state:
+            flags, segments, _ = apply_events({}, {}, state)
+        else:
+            flags, segments = parse_document(state, strict=False)
         return cls(flags, segments=segments.values(), **options)  # type: ignore[arg-type]
 
+    @classmethod
     @classmethod
     def from_dict(cls, document: Mapping[str, object], **options: object) -> FeatureFlags:
         """Flags from our document shape ``{"flags": {name: spec}, "segments": [...]}``."""
