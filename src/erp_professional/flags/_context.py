@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-__all__ = ["ALIASES", "Context", "Getter", "getter", "normalize_context", "parse_time", "text"]
+__all__ = ["ALIASES", "Context", "Getter", "getter", "parse_time", "text"]
 
 Context = Mapping[str, object]
 Getter = Callable[[Context], "str | None"]
@@ -78,12 +78,3 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def normalize_context(context: object) -> dict[str, object] | None:
-    """A shallow copy of a context mapping, or None when it is not a mapping."""
-    if context is None:
-        return {}
-    if isinstance(context, Mapping):
-        return dict(context)
-    return None

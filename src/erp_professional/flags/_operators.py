@@ -12,7 +12,7 @@ from ._context import ALIASES, Context, Getter, getter, parse_time, text
 from ._model import Constraint
 from ._re2 import compile_re2
 
-__all__ = ["Clock", "Predicate", "compile_constraint", "compile_constraints", "parse_semver"]
+__all__ = ["Clock", "Predicate", "compile_constraint", "ip_networks", "parse_semver"]
 
 Predicate = Callable[[Context], bool]
 Clock = Callable[[], datetime]
@@ -285,17 +285,3 @@ def compile_constraint(
         return not base(ctx)
 
     return inverted
-
-
-def compile_constraints(constraints: list[Constraint], clock: Clock) -> Predicate | None:
-    """All constraints must hold; None when there are none."""
-    predicates = tuple(compile_constraint(c, clock) for c in constraints)
-    if not predicates:
-        return None
-    if len(predicates) == 1:
-        return predicates[0]
-
-    def all_of(ctx: Context) -> bool:
-        return all(predicate(ctx) for predicate in predicates)
-
-    return all_of
