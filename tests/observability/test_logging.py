@@ -318,3 +318,41 @@ def test_access_log_without_the_sink_goes_through_loguru(
         logger.remove(handler)
     (extra,) = [e for e in seen if e.get("logger") == "erp_professional.access"]
     assert extra["path"] == "/items/5" and extra["status"] == 200
+
+
+def test_threads_outliving_the_request_stop_reporting_its_ids(
+    capture_logs: CaptureLogs, spans: Spans
+) -> None:
+    log = logging.getLogger("erp_professional.test")
+    release = threading.Event()
+    finished = threading.Event()
+    workers: list[threading.Thread] = []
+
+    logged = threading.Event()
+
+    def background() -> None:
+        log.info("during")
+        logged.set()
+        release.wait(5)
+        log.info("after")
+        finished.set()
+
+    async def start(request: Request) -> JSONResponse:
+        worker = threading.Thread(target=background, daemon=True)
+        workers.append(worker)
+        worker.start()
+        await asyncio.to_thread(logged.wait, 5)  # "during" is logged inside the request
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/start", start)])
+    integrate(app, observability__tracing__exporter="memory")
+    logs = capture_logs()
+    with TestClient(app) as client:
+        client.get("/start", headers={"x-request-id": "r-bg", "traceparent": TRACEPARENT})
+        release.set()
+        assert finished.wait(5)
+    lines = {line["message"]: line for line in logs.lines()}
+    assert lines["during"]["request_id"] == "r-bg"
+    assert lines["during"]["trace_id"] == TRACE_ID
+    assert "request_id" not in lines["after"]
+    assert "trace_id" not in lines["after"]

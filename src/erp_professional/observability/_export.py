@@ -8,6 +8,7 @@ at most one warning per ``warn_interval`` seconds.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -116,7 +117,8 @@ class BoundedSpanProcessor(SpanProcessor):
             self._thread = threading.Thread(
                 target=self._run, name="erp-professional-span-export", daemon=True
             )
-            self._thread.start()
+            # A fresh context: the thread must not keep the request that happened to start it.
+            contextvars.Context().run(self._thread.start)
 
     def _run(self) -> None:
         while not self._stop:

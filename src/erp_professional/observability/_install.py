@@ -10,7 +10,7 @@ from ._access import AccessLogConcern
 from ._endpoint import metrics_endpoint
 from ._errors import SentryReporter, setup_sentry
 from ._http_metrics import MetricsConcern
-from ._logging import setup_logging
+from ._logging import RequestEndConcern, setup_logging
 from ._metrics import setup_metrics
 from ._paths import path_matcher
 from ._redact import Redactor
@@ -33,6 +33,7 @@ def install(pro: Professional) -> None:
     prefix = pro.pipeline.prefix
     if obs.logging.enabled:
         setup_logging(obs.logging)
+        pro.add_concern(RequestEndConcern())
     if obs.tracing.enabled or obs.metrics.enabled:
         _quiet_native_telemetry(pro.app, obs.tracing.enabled, obs.metrics.enabled)
     if obs.tracing.enabled:

@@ -16,14 +16,14 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, Any, ClassVar, Literal
 
 from loguru import logger
 from opentelemetry import trace
 
 from .._sections.observability import LoggingConfig, ObservabilityConfig
 from ..config import ProfessionalConfig
-from ..web import current_exchange
+from ..web import Concern, Exchange, current_exchange
 from . import _context
 from ._redact import Redactor
 from ._server import SPAN_KEY
@@ -43,6 +43,8 @@ _COLORS = {
 _CONTEXT_KEYS = ("logger", "request_id", "trace_id", "span_id", "user")
 #: An ``extra`` key set by code that already redacted its fields (the access log).
 REDACTED_MARK = "_erp_redacted"
+#: ``exchange.state`` key set once the request's completion hooks have all run.
+REQUEST_DONE = "erp.request_done"
 _LEVEL_NO = {
     "TRACE": 5,
     "DEBUG": 10,
@@ -72,14 +74,22 @@ def user_of(principal: object) -> str | None:
 
 
 def request_context() -> dict[str, str]:
-    """request_id, trace_id, span_id and user of the current context (absent keys omitted)."""
+    """request_id, trace_id, span_id and user of the current context (absent keys omitted).
+
+    A thread started during a request keeps a copy of the request's context; once the
+    request is over (see :class:`RequestEndConcern`) its ids are no longer reported.
+    """
     result: dict[str, str] = {}
     exchange = current_exchange()
-    span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid and exchange is not None:
-        server_span = exchange.state.get(SPAN_KEY)
-        if server_span is not None:
-            span_context = server_span.get_span_context()
+    current = trace.get_current_span()
+    server_span = exchange.state.get(SPAN_KEY) if exchange is not None else None
+    if exchange is not None and exchange.state.get(REQUEST_DONE):
+        if current is server_span:
+            return result
+        exchange = None
+    span_context = current.get_span_context()
+    if not span_context.is_valid and server_span is not None:
+        span_context = server_span.get_span_context()
     if exchange is not None:
         if exchange.request_id:
             result["request_id"] = exchange.request_id
@@ -90,6 +100,17 @@ def request_context() -> dict[str, str]:
         result["trace_id"] = format(span_context.trace_id, "032x")
         result["span_id"] = format(span_context.span_id, "016x")
     return result
+
+
+class RequestEndConcern(Concern):
+    """Marks the exchange finished after every other completion hook has run, so that
+    threads which outlive the request stop logging with its ids."""
+
+    name: ClassVar[str] = "request_end"
+    order: ClassVar[int] = -1000
+
+    def on_complete(self, exchange: Exchange) -> None:
+        exchange.state[REQUEST_DONE] = True
 
 
 def _exception_field(

@@ -8,6 +8,7 @@ pull reader. In a multi-process server each process also writes its cumulative v
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -94,7 +95,7 @@ class MetricsSetup:
         self._thread = threading.Thread(
             target=self._run, name="erp-professional-metrics-files", daemon=True
         )
-        self._thread.start()
+        contextvars.Context().run(self._thread.start)  # never a request's context
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
