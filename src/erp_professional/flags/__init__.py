@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._async import AsyncFeatureFlags
-from ._engine import normalized_value
 from ._flags import ContextLike, FeatureFlags
 from ._hooks import AuditRecord, Exposure, FlagChange
 from ._model import (
@@ -30,6 +29,7 @@ from ._model import (
 from ._parse import parse_document, parse_flag
 from ._redis import RedisStore
 from ._stores import FileStore, FlagStore, Loaded, MemoryStore, ReadOnlyStoreError, load_file
+from ._strategies import normalized_value
 from ._testing import FlagsBuilder
 from ._types import ErrorCode, EvaluationDetails, Payload, Reason, State, Variant
 
