@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from flask import Flask
@@ -12,6 +13,7 @@ import erp_professional.health as health
 from erp_professional import integrate
 from erp_professional.health import CheckResult, HealthRegistry
 
+from ..integrations.apps import FACTORIES, Client
 from .conftest import QUIET
 
 
@@ -63,3 +65,26 @@ def test_flask_app_keeps_its_routes_and_gets_probes() -> None:
     doc = json.loads(client.get("/_pro/health").get_data(as_text=True))
     assert doc["status"] == "fail"
     pro.shutdown()
+
+
+@pytest.mark.parametrize("framework", sorted(FACTORIES))
+def test_probes_in_every_supported_framework(framework: str) -> None:
+    app, pro, kind = FACTORIES[framework]()
+    client = Client(app, kind)
+    try:
+        registry = pro.health
+        assert isinstance(registry, HealthRegistry)
+        registry.register("orders-db", lambda: CheckResult.ok(2.0, "ms"))
+        assert client.get("/_pro/livez").body == b"ok"
+        ready = client.get("/_pro/readyz?verbose")
+        assert ready.status == 200
+        assert b"[+]orders-db ok" in ready.body
+        health_doc = client.get("/_pro/health")
+        assert health_doc.headers["content-type"] == "application/health+json"
+        assert health_doc.json()["checks"]["orders-db:status"][0]["observedValue"] == 2.0
+        pro.begin_shutdown()
+        assert client.get("/_pro/readyz").status == 503
+        assert client.get("/_pro/livez").status == 200
+    finally:
+        client.close()
+        pro.shutdown()
