@@ -183,6 +183,8 @@ def test_verify_never_crashes_on_any_text(text: str) -> None:
 def test_async_face(store_url: str) -> None:
     table = "k_" + uuid.uuid4().hex[:12]
     manager = AsyncApiKeys(ApiKeys(store_url, pepper=PEPPER, table=table))
+    native = store_url.startswith(("redis", "postgresql"))
+    assert (manager._native is not None) is native
 
     async def main() -> None:
         made = await manager.create("svc", ["read"])
@@ -194,6 +196,11 @@ def test_async_face(store_url: str) -> None:
         with pytest.raises(ApiKeyError):
             await manager.verify(new.secret)
         assert len(await manager.list()) == 2
+        # last-used written through the async face is visible to the sync one
+        assert manager.keys.get(made.record.id).last_used_at is not None  # type: ignore[union-attr]
+        from erp_professional import connections
+
+        await connections.aclose()
 
     asyncio.run(main())
     if store_url.startswith("postgresql"):

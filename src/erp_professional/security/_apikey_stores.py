@@ -11,7 +11,15 @@ from typing import Any
 from ..connections import check_scheme
 from ._apikeys import ApiKey, KeyStore
 
-__all__ = ["MemoryKeyStore", "RedisKeyStore", "SqlKeyStore", "open_store"]
+__all__ = [
+    "AsyncPostgresKeyStore",
+    "AsyncRedisKeyStore",
+    "MemoryKeyStore",
+    "RedisKeyStore",
+    "SqlKeyStore",
+    "async_twin",
+    "open_store",
+]
 
 _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FIELDS = (
@@ -148,6 +156,7 @@ class RedisKeyStore:
         from ..connections import redis_client
 
         self.client = redis_client(url)
+        self.url = url
         self.ns = namespace
 
     def put(self, record: ApiKey) -> None:
@@ -193,3 +202,82 @@ def open_store(url: str, table: str = "erp_api_keys", namespace: str = "erp:apik
     if kind == "redis":
         return RedisKeyStore(url, namespace)
     return SqlKeyStore(url, table)
+
+
+class AsyncRedisKeyStore:
+    """The asyncio twin of :class:`RedisKeyStore` (same keys, one client per event loop)."""
+
+    def __init__(self, sync: RedisKeyStore, url: str) -> None:
+        self.url = url
+        self.ns = sync.ns
+
+    def _client(self) -> Any:
+        from ..connections import async_redis_client
+
+        return async_redis_client(self.url)
+
+    async def put(self, record: ApiKey) -> None:
+        data = json.dumps(dict(zip(_FIELDS, _to_row(record), strict=True)))
+        pipe = self._client().pipeline(transaction=True)
+        pipe.set(f"{self.ns}:key:{record.id}", data)
+        pipe.set(f"{self.ns}:hash:{record.hash}", record.id)
+        pipe.sadd(f"{self.ns}:ids", record.id)
+        await pipe.execute()
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        raw = await self._client().get(f"{self.ns}:key:{key_id}")
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return _from_row(tuple(data[f] for f in _FIELDS))
+
+    async def by_hash(self, digest: str) -> ApiKey | None:
+        key_id = await self._client().get(f"{self.ns}:hash:{digest}")
+        if key_id is None:
+            return None
+        return await self.get(key_id.decode() if isinstance(key_id, bytes) else str(key_id))
+
+
+class AsyncPostgresKeyStore:
+    """The asyncio twin of :class:`SqlKeyStore` on PostgreSQL (psycopg's async pool)."""
+
+    def __init__(self, sync: SqlKeyStore) -> None:
+        self.url = sync.url
+        self._put = sync._put
+        self._get = sync._get
+        self._by_hash = sync._by_hash
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        from ..connections import async_postgres_pool
+
+        pool = await async_postgres_pool(self.url)
+        async with pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return list(await cur.fetchall())
+
+    async def put(self, record: ApiKey) -> None:
+        from ..connections import async_postgres_pool
+
+        pool = await async_postgres_pool(self.url)
+        async with pool.connection() as conn:
+            await conn.execute(self._put, _to_row(record))
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        rows = await self._fetch(self._get, (key_id,))
+        return _from_row(rows[0]) if rows else None
+
+    async def by_hash(self, digest: str) -> ApiKey | None:
+        rows = await self._fetch(self._by_hash, (digest,))
+        return _from_row(rows[0]) if rows else None
+
+
+AsyncKeyStore = AsyncRedisKeyStore | AsyncPostgresKeyStore
+
+
+def async_twin(store: KeyStore) -> AsyncKeyStore | None:
+    """The native asyncio face of ``store``, when it has one (Redis, PostgreSQL)."""
+    if isinstance(store, RedisKeyStore):
+        return AsyncRedisKeyStore(store, store.url)
+    if isinstance(store, SqlKeyStore) and store.kind == "postgresql":
+        return AsyncPostgresKeyStore(store)
+    return None

@@ -282,15 +282,18 @@ class ApiKeys:
 class AsyncApiKeys:
     """The asynchronous face of :class:`ApiKeys`: the same methods as coroutines.
 
-    Store I/O runs in a worker thread (``asyncio.to_thread``) so it never blocks the event
-    loop; the memory store is called directly.
+    Verification (the per-request path) uses the store's native asyncio twin on Redis and
+    PostgreSQL; other store I/O (and SQLite) runs in a worker thread
+    (``asyncio.to_thread``). Either way the event loop is never blocked; the memory store
+    is called directly.
     """
 
     def __init__(self, keys: ApiKeys) -> None:
-        from ._apikey_stores import MemoryKeyStore
+        from ._apikey_stores import MemoryKeyStore, async_twin
 
         self.keys = keys
         self._direct = isinstance(keys.store, MemoryKeyStore)
+        self._native = async_twin(keys.store)
 
     async def _run(self, func: Callable[..., object], *args: object, **kwargs: object) -> object:
         if self._direct:
@@ -301,11 +304,18 @@ class AsyncApiKeys:
         if not key_checksum_ok(key):
             raise ApiKeyError("malformed API key")
         keys = self.keys
-        found = await self._run(keys.store.by_hash, keys.hash(key))
+        native = self._native
+        if native is not None:
+            found: object = await native.by_hash(keys.hash(key))
+        else:
+            found = await self._run(keys.store.by_hash, keys.hash(key))
         record = keys.check(key, found if isinstance(found, ApiKey) else None, scopes)
         updated = keys.touched(record)
         if updated is not None:
-            await self._run(keys.store.put, updated)
+            if native is not None:
+                await native.put(updated)
+            else:
+                await self._run(keys.store.put, updated)
             return updated
         return record
 
