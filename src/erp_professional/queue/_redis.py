@@ -255,9 +255,16 @@ class AsyncRedisBackend:
         return _fetched(await self._run("fetch", self.calls.base(now_ms, spec)))
 
     async def wait(self, seconds: float) -> None:
+        """Block on the queue's marker (set by every enqueue) for at most ``seconds``."""
         if seconds <= 0:
             return
-        await self.client.bzpopmin(self.calls.prefix + "marker", timeout=max(0.01, seconds))
+        from redis.exceptions import TimeoutError as RedisTimeout
+
+        try:
+            await self.client.bzpopmin(self.calls.prefix + "marker", timeout=max(0.01, seconds))
+        except RedisTimeout:
+            # The client's socket timeout ended the block first: same as no marker in time.
+            return
 
     async def complete(
         self,

@@ -30,7 +30,7 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("erp_professional.queue")
 
-_MAX_WAIT = 5.0
+_MAX_WAIT = 2.0
 
 
 @dataclass
