@@ -150,9 +150,15 @@ def test_exposures_metric_and_sampling() -> None:
     assert all(p.attributes["flag"] == "ab" for p in points)
 
 
-def test_exposure_sample_rate_is_validated() -> None:
+def test_settings_are_validated() -> None:
     with pytest.raises(ValueError, match=r"0\.\.1"):
         FeatureFlags(exposure_sample_rate=1.5)
+    with pytest.raises(ValueError, match="refresh_interval"):
+        FeatureFlags(refresh_interval=-1)
+    with pytest.raises(FlagDefinitionError, match="non-empty"):
+        FeatureFlags().set_flag("  ", {})
+    with pytest.raises(FlagDefinitionError, match="non-empty"):
+        Flag("")
 
 
 def test_readers_see_whole_snapshots_while_writers_change() -> None:

@@ -90,6 +90,13 @@ class FeatureFlags(StoreSync):
         meter_provider: MeterProvider | None = None,
         static_context: Mapping[str, str] | None = None,
     ) -> None:
+        for label, seconds in (
+            ("poll_interval", poll_interval),
+            ("refresh_interval", refresh_interval),
+            ("startup_timeout", startup_timeout),
+        ):
+            if not seconds >= 0:
+                raise ValueError(f"{label} must be a number of seconds >= 0, got {seconds!r}")
         self._clock = clock or _utcnow
         self.static_context: Mapping[str, str] = _static(static_context)
         self._rng = rng or random.Random()

@@ -205,6 +205,8 @@ class Flag:
     impression_data: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise FlagDefinitionError(str(self.name), "name", "must be non-empty text")
         object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
         for name, moment in (("start", self.start), ("end", self.end)):
             if moment is not None and moment.tzinfo is None:
