@@ -126,9 +126,9 @@ def read_document(path: Path) -> object:
         if suffix == ".toml":
             return tomllib.loads(text)
         if suffix in (".yaml", ".yml"):
+            _import_yaml()
             import yaml
 
-            _import_yaml()
             return yaml.safe_load(text)
     except (ValueError, tomllib.TOMLDecodeError) as err:
         raise FlagDefinitionError(None, "", f"invalid {suffix[1:]}: {err}", str(path)) from None
