@@ -376,3 +376,35 @@ def test_sync_run_never_uses_async_twins() -> None:
 def test_bad_registry_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="finite number of seconds"):
         HealthRegistry(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_concurrent_probes_share_one_run_and_one_measurement() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    registry = HealthRegistry(meter_provider=provider, cache_ttl=0)
+    calls = {"async": 0, "sync": 0}
+
+    async def slow_async() -> None:
+        calls["async"] += 1
+        await asyncio.sleep(0.1)
+
+    def slow_sync() -> None:
+        calls["sync"] += 1
+        time.sleep(0.1)
+
+    registry.register("a", slow_async)
+    registry.register("s", slow_sync)
+    reports = await asyncio.gather(*(registry.arun() for _ in range(5)))
+    assert all(r.ok for r in reports)
+    assert calls == {"async": 1, "sync": 1}
+    counts = {
+        p.attributes["check"]: p.count  # type: ignore[attr-defined]
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "erp_professional.health.check.duration"
+        for p in metric.data.data_points
+    }
+    assert counts == {"a": 1, "s": 1}
+    provider.shutdown()

@@ -334,13 +334,14 @@ class HealthRegistry:
     async def _run_one(self, check: Check, twins: bool) -> CheckResult:
         started = self._now()
         begin = time.perf_counter()
+        own = True  # whether this call started the run (joined runs are measured once)
         try:
             if check.is_async or (twins and check.async_twin is not None):
-                value, error = await asyncio.wait_for(
-                    asyncio.shield(self._async_flight(check)), check.timeout
-                )
+                task, own = self._async_flight(check)
+                value, error = await asyncio.wait_for(asyncio.shield(task), check.timeout)
             else:
-                value, error = await await_thread(self._thread_flight(check), check.timeout)
+                future, own = self._thread_flight(check)
+                value, error = await await_thread(future, check.timeout)
             result = to_result(value) if error is None else from_exception(error)
         except TimeoutError:
             result = CheckResult.fail(f"timed out after {check.timeout:g}s")
@@ -366,26 +367,30 @@ class HealthRegistry:
                 result.status.value,
                 f" ({result.output})" if result.output else "",
             )
-        self.metrics.record(check, result)
+        if own:
+            self.metrics.record(check, result)
         return result
 
-    def _async_flight(self, check: Check) -> asyncio.Future[Outcome]:
-        """The running task of this check on this loop, started if there is none."""
+    def _async_flight(self, check: Check) -> tuple[asyncio.Future[Outcome], bool]:
+        """The running task of this check on this loop, started if there is none, and
+        whether it was started now."""
         loop = asyncio.get_running_loop()
         task = self._tasks.get(check.name)
-        if task is None or task.done() or task.get_loop() is not loop:
-            function = check.function if check.is_async else check.async_twin
-            assert function is not None
-            task = asyncio.ensure_future(outcome(function))
-            self._tasks[check.name] = task
-        return task
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return task, False
+        function = check.function if check.is_async else check.async_twin
+        assert function is not None
+        task = asyncio.ensure_future(outcome(function))
+        self._tasks[check.name] = task
+        return task, True
 
-    def _thread_flight(self, check: Check) -> cf.Future[Outcome]:
-        """The running thread of this check, started if there is none."""
+    def _thread_flight(self, check: Check) -> tuple[cf.Future[Outcome], bool]:
+        """The running thread of this check, started if there is none, and whether it
+        was started now."""
         with self._lock:
             future = self._threads.get(check.name)
             if future is not None and not future.done():
-                return future
+                return future, False
             future = cf.Future()
             self._threads[check.name] = future
         thread = threading.Thread(
@@ -395,7 +400,7 @@ class HealthRegistry:
             daemon=True,
         )
         thread.start()
-        return future
+        return future, True
 
     def last_status(self, name: str) -> Status | None:
         """The status of the latest completed run of ``name`` (``None`` before any)."""
