@@ -31,3 +31,11 @@ def test_top_level_names_of_the_design_contract() -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         erp_professional.nope
+
+
+def test_every_lazy_export_is_listed_and_resolves() -> None:
+    exports = erp_professional._EXPORTS
+    assert sorted([*exports, "__version__"]) == erp_professional.__all__
+    for name, module in exports.items():
+        value = getattr(erp_professional, name)
+        assert getattr(importlib.import_module(module), name) is value

@@ -13,19 +13,54 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .config import ProfessionalConfig
+    from .health import HealthRegistry
     from .hub import Professional, integrate
+    from .resilience import (
+        BulkheadFullError,
+        CallTimeoutError,
+        CircuitBreaker,
+        CircuitOpenError,
+        Policy,
+        bulkhead,
+        circuit_breaker,
+        fallback,
+        retry,
+        timeout,
+    )
 
 _EXPORTS: dict[str, str] = {
+    "BulkheadFullError": "erp_professional.resilience",
+    "CallTimeoutError": "erp_professional.resilience",
+    "CircuitBreaker": "erp_professional.resilience",
+    "CircuitOpenError": "erp_professional.resilience",
+    "HealthRegistry": "erp_professional.health",
+    "Policy": "erp_professional.resilience",
     "Professional": "erp_professional.hub",
     "ProfessionalConfig": "erp_professional.config",
+    "bulkhead": "erp_professional.resilience",
+    "circuit_breaker": "erp_professional.resilience",
+    "fallback": "erp_professional.resilience",
     "integrate": "erp_professional.hub",
+    "retry": "erp_professional.resilience",
+    "timeout": "erp_professional.resilience",
 }
 
 __all__ = [
+    "BulkheadFullError",
+    "CallTimeoutError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "HealthRegistry",
+    "Policy",
     "Professional",
     "ProfessionalConfig",
     "__version__",
+    "bulkhead",
+    "circuit_breaker",
+    "fallback",
     "integrate",
+    "retry",
+    "timeout",
 ]
 
 

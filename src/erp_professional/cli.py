@@ -13,7 +13,10 @@ from ._version import __version__
 from .config import ConfigError, load_config
 
 # Modules that add their own sub-commands with ``register(subparsers)``.
-CAPABILITY_COMMANDS: tuple[str, ...] = ("erp_professional.resilience._cli",)
+CAPABILITY_COMMANDS: tuple[str, ...] = (
+    "erp_professional.health._cli",
+    "erp_professional.resilience._cli",
+)
 
 
 def _load(args: argparse.Namespace) -> int | None:
