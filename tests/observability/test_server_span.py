@@ -306,3 +306,32 @@ def test_a_propagator_set_by_the_app_is_honoured(app: Driven, spans: Spans) -> N
         propagate.set_global_textmap(previous)
     (server,) = server_spans(spans)
     assert format(server.context.trace_id, "032x") == TRACE_ID
+
+
+def test_parent_not_sampled_is_followed(app: Driven, spans: Spans) -> None:
+    unsampled = TRACEPARENT[:-2] + "00"
+    reply = app.get("/items/1", headers={"traceparent": unsampled})
+    assert server_spans(spans) == []
+    outgoing = reply.json()["outgoing"]["traceparent"]
+    assert outgoing.split("-")[1] == TRACE_ID and outgoing.endswith("-00")
+
+
+def test_a_sampler_replaced_by_the_app_decides(app: Driven, spans: Spans) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    from erp_professional.observability._tracing import _SwitchSampler
+
+    sampler = trace.get_tracer_provider().sampler  # type: ignore[attr-defined]
+    assert isinstance(sampler, _SwitchSampler)
+    previous = sampler.delegate, sampler.ratio
+    sampler.delegate = ParentBased(ALWAYS_OFF)
+    sampler.set_ratio(None)
+    try:
+        app.get("/items/1")
+        assert server_spans(spans) == []
+        app.get("/items/1", headers={"traceparent": TRACEPARENT})
+        assert len(server_spans(spans)) == 1
+    finally:
+        sampler.delegate = previous[0]
+        sampler.set_ratio(previous[1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from time import time_ns
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,15 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 from opentelemetry.util import types
 
 if TYPE_CHECKING:
@@ -163,38 +171,79 @@ class ServerSpan(trace.Span):
         return f"ServerSpan({self._name!r}, trace_id={self._context.trace_id:032x})"
 
 
+_TRACE_ID_LIMIT = (1 << 64) - 1
+
+
 def start_server_span(
     provider: _Provider,
     name: str,
     parent: Context | None,
     attributes: dict[str, types.AttributeValue],
-    links: Sequence[Link] = (),
+    parent_context: SpanContext | None = None,
 ) -> trace.Span:
-    """Sample and start a SERVER span on ``provider`` (recording or not)."""
-    parent_context = trace.get_current_span(parent).get_span_context() if parent else None
+    """Sample and start a SERVER span on ``provider`` (recording or not).
+
+    ``parent_context`` is the remote parent already parsed from ``parent`` (if any).
+    """
+    if parent is not None and parent_context is None:
+        parent_context = trace.get_current_span(parent).get_span_context()
     generator = provider.id_generator
     if parent_context is None or not parent_context.is_valid:
         parent_context = None
         trace_id = generator.generate_trace_id()
     else:
         trace_id = parent_context.trace_id
-    result = provider.sampler.should_sample(
-        parent, trace_id, name, SpanKind.SERVER, attributes, links
-    )
-    decision = result.decision
-    sampled = decision is Decision.RECORD_AND_SAMPLE
-    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    sampler = provider.sampler
+    bound = getattr(sampler, "bound", None)
+    if bound is not None:
+        # ParentBased(TraceIdRatioBased): follow the parent, else compare the trace id.
+        if parent_context is not None:
+            sampled = parent_context.trace_flags.sampled
+            state = parent_context.trace_state
+        else:
+            sampled = trace_id & _TRACE_ID_LIMIT < bound
+            state = None
+    else:
+        result = sampler.should_sample(parent, trace_id, name, SpanKind.SERVER, attributes)
+        sampled = result.decision is Decision.RECORD_AND_SAMPLE
+        state = result.trace_state
+        if result.decision is Decision.DROP:
+            sampled = False
+        elif result.attributes:
+            attributes.update(result.attributes)
+        if result.decision is Decision.RECORD_ONLY:
+            return _start(
+                provider, name, parent, parent_context, attributes, trace_id, False, state
+            )
+    if not sampled:
+        context = SpanContext(
+            trace_id,
+            generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_state=state,
+        )
+        return trace.NonRecordingSpan(context)
+    return _start(provider, name, parent, parent_context, attributes, trace_id, True, state)
+
+
+def _start(
+    provider: _Provider,
+    name: str,
+    parent: Context | None,
+    parent_context: SpanContext | None,
+    attributes: dict[str, types.AttributeValue],
+    trace_id: int,
+    sampled: bool,
+    state: TraceState | None,
+) -> ServerSpan:
     context = SpanContext(
         trace_id,
-        generator.generate_span_id(),
+        provider.id_generator.generate_span_id(),
         is_remote=False,
-        trace_flags=flags,
-        trace_state=result.trace_state,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+        trace_state=state,
     )
-    if decision is Decision.DROP:
-        return trace.NonRecordingSpan(context)
-    if result.attributes:
-        attributes.update(result.attributes)
     processor = provider.processor
     span = ServerSpan(
         name, context, parent_context, attributes, SpanKind.SERVER, processor, provider.resource

@@ -40,9 +40,15 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 _BAGGAGE = W3CBaggagePropagator()
 
 
+_checked: list[object] = [None, False]
+
+
 def _w3c_only() -> bool:
     """True when the global propagator is W3C trace context + baggage (the default)."""
-    return frozenset(propagate.get_global_textmap().fields) == _W3C_FIELDS
+    textmap = propagate.get_global_textmap()
+    if _checked[0] is not textmap:
+        _checked[:] = [textmap, frozenset(textmap.fields) == _W3C_FIELDS]
+    return bool(_checked[1])
 
 
 def parse_traceparent(value: str, tracestate: str | None = None) -> SpanContext | None:
@@ -85,6 +91,27 @@ def scan_headers(headers: RequestHeaders) -> tuple[str | None, str | None, str |
 _WANTED = frozenset((b"traceparent", b"tracestate", b"baggage", b"user-agent"))
 
 
+def extract_parent(
+    headers: RequestHeaders,
+    scanned: tuple[str | None, str | None, str | None, str | None] | None = None,
+) -> tuple[Context | None, SpanContext | None]:
+    """:func:`extract_context` and the remote parent's span context (when there is one)."""
+    if not _w3c_only():
+        context = propagate.extract(headers, getter=_GETTER)
+        span_context = trace.get_current_span(context).get_span_context()
+        return context, span_context if span_context.is_valid else None
+    traceparent, tracestate, baggage, _ = scanned or scan_headers(headers)
+    if traceparent is None and baggage is None:
+        return None, None
+    result: Context | None = None
+    parent = parse_traceparent(traceparent, tracestate) if traceparent is not None else None
+    if parent is not None:
+        result = trace.set_span_in_context(NonRecordingSpan(parent))
+    if baggage is not None:
+        result = _BAGGAGE.extract(headers, result, getter=_GETTER)
+    return result, parent
+
+
 def extract_context(
     headers: RequestHeaders,
     scanned: tuple[str | None, str | None, str | None, str | None] | None = None,
@@ -95,19 +122,7 @@ def extract_context(
     W3C recommendation asks. A propagator configured by the app (``OTEL_PROPAGATORS``,
     ``set_global_textmap``) is honoured.
     """
-    traceparent, tracestate, baggage, _ = scanned or scan_headers(headers)
-    if not _w3c_only():
-        return propagate.extract(headers, getter=_GETTER)
-    if traceparent is None and baggage is None:
-        return None
-    context: Context | None = None
-    if traceparent is not None:
-        parent = parse_traceparent(traceparent, tracestate)
-        if parent is not None:
-            context = trace.set_span_in_context(NonRecordingSpan(parent))
-    if baggage is not None:
-        context = _BAGGAGE.extract(headers, context, getter=_GETTER)
-    return context
+    return extract_parent(headers, scanned)[0]
 
 
 def inject_trace_headers(

@@ -14,7 +14,7 @@ from ..web import Concern, Exchange
 from . import _decorators
 from ._fastspan import start_server_span
 from ._paths import normalize_method
-from ._propagation import extract_context, scan_headers
+from ._propagation import extract_parent, scan_headers
 from ._tracing import _Provider
 
 __all__ = ["SPAN_KEY", "TracingConcern"]
@@ -43,7 +43,7 @@ class TracingConcern(Concern):
         if self.excluded(exchange.path):
             return
         scanned = scan_headers(exchange.headers)
-        parent = extract_context(exchange.headers, scanned)
+        parent, parent_context = extract_parent(exchange.headers, scanned)
         method = normalize_method(exchange.method)
         attributes: dict[str, str] = {
             "http.request.method": method,
@@ -62,7 +62,7 @@ class TracingConcern(Concern):
         provider = trace.get_tracer_provider()
         span: Span
         if isinstance(provider, _Provider):
-            span = start_server_span(provider, name, parent, attributes)  # type: ignore[arg-type]
+            span = start_server_span(provider, name, parent, attributes, parent_context)  # type: ignore[arg-type]
         else:
             tracer = _decorators._tracer or _decorators._get_tracer()
             span = tracer.start_span(

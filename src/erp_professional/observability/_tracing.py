@@ -49,8 +49,15 @@ _lock = threading.Lock()
 class _SwitchSampler(Sampler):
     """A sampler whose delegate can be replaced while tracers keep a reference to it."""
 
-    def __init__(self, delegate: Sampler) -> None:
+    def __init__(self, delegate: Sampler, ratio: float | None = None) -> None:
         self.delegate = delegate
+        self.set_ratio(ratio)
+
+    def set_ratio(self, ratio: float | None) -> None:
+        """Record that the delegate is ``ParentBased(TraceIdRatioBased(ratio))``: the server
+        span then samples by the same rule without the generic sampler machinery."""
+        self.ratio = ratio
+        self.bound = None if ratio is None else TraceIdRatioBased.get_bound_for_rate(ratio)
 
     def should_sample(
         self,
@@ -200,7 +207,7 @@ def setup_tracing(
     with _lock:
         provider = _provider
         if provider is None:
-            provider = _Provider(resource, _SwitchSampler(sampler))
+            provider = _Provider(resource, _SwitchSampler(sampler, tracing.sample_ratio))
             trace.set_tracer_provider(provider)
             if trace.get_tracer_provider() is not provider:
                 log.warning(
@@ -212,6 +219,7 @@ def setup_tracing(
             provider.replace_resource(resource)
             assert isinstance(provider.sampler, _SwitchSampler)
             provider.sampler.delegate = sampler
+            provider.sampler.set_ratio(tracing.sample_ratio)
         processor: SpanProcessor | None
         if exporter is None:
             processor = None
