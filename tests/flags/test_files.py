@@ -213,3 +213,15 @@ def test_bootstrap_file_with_bad_main_file(tmp_path: Path) -> None:
     flags = FeatureFlags.from_file(main, bootstrap=boot)
     assert flags.state is State.STALE
     assert flags.is_enabled("a")
+
+
+def test_missing_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from erp_professional.connections import MissingDependencyError
+
+    path = tmp_path / "flags.yaml"
+    path.write_text("flags: {}\n")
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    with pytest.raises(MissingDependencyError, match=r"erp-professional\[flags\]"):
+        load_file(path)
