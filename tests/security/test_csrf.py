@@ -167,3 +167,58 @@ def test_tokens_reject_garbage() -> None:
         assert not tokens.verify(bad, "s")
     with pytest.raises(ValueError):
         CsrfTokens("short")
+
+
+def test_form_field_token_under_starlette_keeps_body_for_app() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from erp_professional import integrate
+
+    async def pay(request: Request) -> JSONResponse:
+        from urllib.parse import parse_qsl
+
+        return JSONResponse(dict(parse_qsl((await request.body()).decode())))
+
+    app = Starlette(routes=[Route("/pay", pay, methods=["POST"])])
+    integrate(app, security__csrf__token=True, security__csrf__secret=SECRET)
+    token = CsrfTokens(SECRET).issue("abc")
+    cookies = {"Cookie": f"session=abc; csrftoken={token}", **FORM}
+    with TestClient(app) as client:
+        ok = client.post("/pay", content=f"amount=5&csrf_token={token}", headers=cookies)
+        assert ok.status_code == 200 and ok.json() == {"amount": "5", "csrf_token": token}
+        forged = CsrfTokens(SECRET).issue("other")
+        bad = client.post("/pay", content=f"amount=5&csrf_token={forged}", headers=cookies)
+        assert bad.status_code == 403 and bad.json()["detail"] == "invalid CSRF token"
+        missing = client.post("/pay", content="amount=5", headers=cookies)
+        assert missing.status_code == 403 and missing.json()["detail"] == "missing CSRF token"
+
+
+def test_form_field_under_bare_asgi_needs_the_guard() -> None:
+    from erp_professional import integrate
+    from erp_professional.security import BodyGuard
+
+    from ._apps import asgi_call, asgi_echo
+
+    token = CsrfTokens(SECRET).issue("abc")
+    body = f"amount=5&csrf_token={token}".encode()
+    headers = [
+        ("Cookie", f"session=abc; csrftoken={token}"),
+        ("Content-Type", FORM["Content-Type"]),
+        ("Content-Length", str(len(body))),
+    ]
+    options = {"security__csrf__token": True, "security__csrf__secret": SECRET}
+    guarded = integrate(BodyGuard(asgi_echo()), **options)
+    unguarded = integrate(asgi_echo(), **options)
+    try:
+        ok = asgi_call(guarded, "POST", headers=headers, body=body)
+        assert ok.status == 200 and ok.json()["received"] == body.decode()
+        # Without the guard the body is the app's alone: the form field cannot be read,
+        # so the request is refused rather than let through unchecked.
+        assert asgi_call(unguarded, "POST", headers=headers, body=body).status == 403
+    finally:
+        guarded.shutdown()
+        unguarded.shutdown()

@@ -5,7 +5,15 @@ switched on by ``integrate()`` from ``config.security`` and usable on its own.
 """
 
 from ._apikey_concern import ApiKeyConcern, api_key, require_api_key
-from ._apikey_stores import MemoryKeyStore, RedisKeyStore, SqlKeyStore, open_store
+from ._apikey_stores import (
+    AsyncPostgresKeyStore,
+    AsyncRedisKeyStore,
+    MemoryKeyStore,
+    RedisKeyStore,
+    SqlKeyStore,
+    async_twin,
+    open_store,
+)
 from ._apikeys import (
     ApiKey,
     ApiKeyError,
@@ -16,7 +24,7 @@ from ._apikeys import (
     generate_key,
     key_checksum_ok,
 )
-from ._body import BodyGuard, BodyLimits, BodyLimitsConcern, json_depth_exceeds
+from ._body import BodyGuard, BodyLimits, BodyLimitsConcern, defer_body_check, json_depth_exceeds
 from ._cors import CorsConcern
 from ._csp import HELMET_CSP, ContentSecurityPolicy, CspError, parse_directives
 from ._csrf import CsrfConcern, CsrfProtection, CsrfTokens, csrf_token
@@ -51,7 +59,9 @@ __all__ = [
     "ApiKeyError",
     "ApiKeys",
     "AsyncApiKeys",
+    "AsyncPostgresKeyStore",
     "AsyncRateLimiter",
+    "AsyncRedisKeyStore",
     "BodyGuard",
     "BodyLimits",
     "BodyLimitsConcern",
@@ -90,8 +100,10 @@ __all__ = [
     "SlowDown",
     "SqlKeyStore",
     "api_key",
+    "async_twin",
     "csp_nonce",
     "csrf_token",
+    "defer_body_check",
     "detect_injection",
     "generate_key",
     "json_depth_exceeds",

@@ -17,9 +17,15 @@ from typing import Any, BinaryIO, ClassVar
 from ..web import Concern, Exchange, Response, current_exchange, problem
 from ._routes import RouteTable
 
-__all__ = ["BodyGuard", "BodyLimits", "BodyLimitsConcern", "json_depth_exceeds"]
+__all__ = [
+    "BodyGuard",
+    "BodyLimits",
+    "BodyLimitsConcern",
+    "defer_body_check",
+    "json_depth_exceeds",
+]
 
-JSON_CHECK_KEY = "security.json_check"
+BODY_CHECKS_KEY = "security.body_checks"
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 
 Scope = MutableMapping[str, Any]
@@ -161,7 +167,7 @@ class BodyLimitsConcern(Concern):
         ):
             if exchange.kind == "wsgi":
                 return self._check_wsgi_json(exchange, limits)
-            exchange.state[JSON_CHECK_KEY] = limits
+            defer_body_check(exchange, *_json_check(limits, exchange.request_id))
         return None
 
     def _check_wsgi_json(self, exchange: Exchange, limits: BodyLimits) -> Response | None:
@@ -239,12 +245,40 @@ class _Rewound(io.RawIOBase):
             yield line
 
 
-class BodyGuard:
-    """ASGI middleware that applies the JSON limits of :class:`BodyLimitsConcern`.
+BodyCheck = Callable[[bytes], "Response | None"]
+"""Looks at a complete request body; returns a rejection or ``None``."""
 
-    It reads a JSON body as it streams in (never more than the limit plus one chunk),
-    answers a 400/413 problem when a limit is broken, and otherwise replays the body to
-    the app unchanged. Requests the concern did not mark pass straight through.
+
+def defer_body_check(exchange: Exchange, cap: int, check: BodyCheck) -> None:
+    """Ask :class:`BodyGuard` to run ``check`` on the body (at most ``cap`` bytes read;
+    a longer body is handed to ``check`` cut at ``cap``, so ``check`` must refuse it)."""
+    pending = exchange.state.setdefault(BODY_CHECKS_KEY, [])
+    pending.append((cap, check))
+
+
+def _json_check(limits: BodyLimits, request_id: str) -> tuple[int, BodyCheck]:
+    cap = _read_cap(limits)
+
+    def check(data: bytes) -> Response | None:
+        if limits.max_bytes is not None and len(data) > limits.max_bytes:
+            return problem(
+                413,
+                f"The request body is larger than {limits.max_bytes} bytes.",
+                request_id=request_id,
+            )
+        return _json_problem(data, limits, request_id)
+
+    return cap, check
+
+
+class BodyGuard:
+    """ASGI middleware that runs the body checks the security concerns ask for.
+
+    JSON depth/size limits (:class:`BodyLimitsConcern`) and the CSRF token of urlencoded
+    forms (:class:`CsrfConcern`) need the body. The guard reads it as it arrives (never
+    more than the largest check's cap plus one chunk), answers the first rejection, and
+    otherwise replays the body to the app unchanged. Requests without checks pass straight
+    through.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -252,11 +286,11 @@ class BodyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = current_exchange() if scope.get("type") == "http" else None
-        limits = exchange.state.pop(JSON_CHECK_KEY, None) if exchange is not None else None
-        if exchange is None or not isinstance(limits, BodyLimits):
+        checks = exchange.state.pop(BODY_CHECKS_KEY, None) if exchange is not None else None
+        if exchange is None or not checks:
             await self.app(scope, receive, send)
             return
-        cap = _read_cap(limits)
+        cap = max(c for c, _ in checks)
         messages: list[Message] = []
         total = 0
         while True:
@@ -267,20 +301,13 @@ class BodyGuard:
             total += len(message.get("body", b""))
             if total >= cap or not message.get("more_body", False):
                 break
-        data = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-        rejection = None
         if messages[-1]["type"] == "http.request":
-            if limits.max_bytes is not None and total > limits.max_bytes:
-                rejection = problem(
-                    413,
-                    f"The request body is larger than {limits.max_bytes} bytes.",
-                    request_id=exchange.request_id,
-                )
-            else:
-                rejection = _json_problem(data, limits, exchange.request_id)
-        if rejection is not None:
-            await _send(rejection, send, exchange.method)
-            return
+            data = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            for check_cap, check in checks:
+                rejection = check(data[:check_cap])
+                if rejection is not None:
+                    await _send(rejection, send, exchange.method)
+                    return
         await self.app(scope, _replay(messages, receive), send)
 
 

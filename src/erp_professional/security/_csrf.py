@@ -142,8 +142,12 @@ class CsrfConcern(Concern):
         cookie_name: str = "csrftoken",
         header_name: str = "X-CSRF-Token",
         field_name: str = "csrf_token",
+        asgi_form_field: bool = False,
     ) -> None:
         self.protection = protection or CsrfProtection()
+        self.asgi_form_field = asgi_form_field
+        """Under ASGI, let :class:`BodyGuard` read the token from urlencoded forms (set by
+        ``integrate()`` when the guard is in place)."""
         self.report_only = report_only
         self.tokens = tokens
         self.session_cookie = session_cookie
@@ -189,7 +193,23 @@ class CsrfConcern(Concern):
             return None  # no session cookie: nothing ambient for a forged request to use
         if self.protection.bypass and self.protection.bypass.matches(exchange):
             return None
-        submitted = exchange.headers.get(self.header_name) or self._form_token(exchange)
+        submitted = exchange.headers.get(self.header_name)
+        if not submitted and self._is_form(exchange):
+            if exchange.kind == "wsgi":
+                submitted = self._form_token(exchange)
+            elif self.asgi_form_field and current is not None:
+                self._defer(exchange, tokens, session, current)
+                return None
+        return self._judge(exchange, tokens, session, current, submitted)
+
+    def _judge(
+        self,
+        exchange: Exchange,
+        tokens: CsrfTokens,
+        session: str,
+        current: str | None,
+        submitted: str | None,
+    ) -> Response | None:
         if not submitted or current is None:
             return self._reject(exchange, "missing CSRF token")
         if not hmac.compare_digest(submitted.encode(), current.encode()) or not tokens.verify(
@@ -199,13 +219,31 @@ class CsrfConcern(Concern):
         exchange.state[TOKEN_KEY] = current
         return None
 
+    @staticmethod
+    def _is_form(exchange: Exchange) -> bool:
+        ctype = exchange.headers.get("content-type") or ""
+        return ctype.split(";")[0].strip().lower() == _FORM_TYPE
+
+    def _field(self, body: bytes) -> str | None:
+        values = parse_qs(body.decode("latin-1"), max_num_fields=1000).get(self.field_name)
+        return values[0] if values else None
+
+    def _defer(self, exchange: Exchange, tokens: CsrfTokens, session: str, current: str) -> None:
+        from ._body import defer_body_check
+
+        def check(body: bytes) -> Response | None:
+            if len(body) > _MAX_FORM:
+                return self._reject(exchange, "missing CSRF token")
+            try:
+                submitted = self._field(body)
+            except ValueError:
+                submitted = None
+            return self._judge(exchange, tokens, session, current, submitted)
+
+        defer_body_check(exchange, _MAX_FORM + 1, check)
+
     def _form_token(self, exchange: Exchange) -> str | None:
         """The token from an urlencoded form body (WSGI: read and put back for the app)."""
-        if exchange.kind != "wsgi":
-            return None
-        ctype = (exchange.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if ctype != _FORM_TYPE:
-            return None
         environ = exchange.raw
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -215,8 +253,10 @@ class CsrfConcern(Concern):
             return None
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
-        values = parse_qs(body.decode("latin-1"), max_num_fields=1000).get(self.field_name)
-        return values[0] if values else None
+        try:
+            return self._field(body)
+        except ValueError:
+            return None
 
     def on_response(self, exchange: Exchange, headers: ResponseHeaders) -> None:
         if exchange.method not in SAFE_METHODS:

@@ -155,8 +155,11 @@ def install(pro: Professional) -> None:
         )
     if cfg.headers.preset != "off" or cfg.headers.strip_leaky or cfg.csp.enabled:
         pro.add_concern(HeadersConcern(build_headers(cfg)))
+    guarded = pro.kind == "starlette" or isinstance(pro.app, BodyGuard)
     if cfg.csrf.enabled:
-        pro.add_concern(build_csrf(cfg))
+        csrf = build_csrf(cfg)
+        csrf.asgi_form_field = guarded
+        pro.add_concern(csrf)
     if cfg.api_keys.enabled:
         concern = build_api_keys(cfg)
         pro.add_concern(concern)
