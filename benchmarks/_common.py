@@ -317,10 +317,11 @@ def free_port() -> int:
 class UvicornServer:
     """A uvicorn subprocess serving ``app`` (``"module:attr"``) on 127.0.0.1, one worker.
 
-    Use it as a context manager: start-up waits until ``GET ready_path`` answers (any
-    status) and fails with the server's output if it does not within ``timeout``; the
-    server is stopped on exit (SIGINT, then SIGKILL after 10 s), errors included.
-    ``factory=True`` calls ``attr()`` to build the app; ``env`` adds environment variables.
+    It runs in ``app_dir``, which uvicorn also puts first on ``sys.path``. Use it as a
+    context manager: start-up waits until ``GET ready_path`` answers (any status) and
+    fails with the server's output if it does not within ``timeout``; the server is
+    stopped on exit (SIGINT, then SIGKILL after 10 s), errors included. ``factory=True``
+    calls ``attr()`` to build the app; ``env`` adds environment variables.
     """
 
     app: str
@@ -369,6 +370,7 @@ class UvicornServer:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
             args,
+            cwd=str(self.app_dir),  # ``-m`` puts the working directory first on sys.path
             env={**os.environ, **self.env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
