@@ -48,3 +48,25 @@ async def test_event_loop_keeps_running_during_store_io() -> None:
         assert not flags.is_enabled("f0")
     assert await flags.apply_unleash_events([{"type": "feature-removed", "featureName": "f1"}]) == 1
     assert flags.get_flag("f1") is None
+
+
+@pytest.mark.anyio
+async def test_async_changes_reach_other_processes_listeners(url: str) -> None:
+    listener = FeatureFlags(store=RedisStore(url, prefix=PREFIX[url]))
+    assert listener.start(2) is State.READY
+    async with AsyncFeatureFlags(store=RedisStore(url, prefix=PREFIX[url])) as flags:
+        await flags.apply_unleash_events(
+            [{"type": "feature-updated", "feature": {"name": "ev", "enabled": True}}]
+        )
+        assert flags.is_enabled("ev")
+        for _ in range(200):
+            if listener.is_enabled("ev"):
+                break
+            await asyncio.sleep(0.005)
+        assert listener.is_enabled("ev")
+        listener.set_flag("from-sync", {})
+        assert await flags.refresh() is State.READY
+        assert flags.is_enabled("from-sync")
+        with pytest.raises(KeyError):
+            await flags.kill("missing")
+    listener.close()

@@ -2,8 +2,8 @@
 
 Evaluation is pure CPU and stays synchronous (no ``await`` needed to read a flag). The
 methods that talk to the store (``start``, ``refresh``, ``set_flag``, ``delete_flag``,
-``kill``, ``apply_unleash_events``, ``close``) are coroutines that run the blocking work in a
-worker thread, so the event loop never waits on Redis or the file system.
+``kill``, ``apply_unleash_events``, ``close``) are coroutines: with a Redis store they use
+``redis.asyncio``; other stores run in a worker thread, so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, TypeVar, overload
 
 from ._flags import ContextLike, FeatureFlags
 from ._hooks import AuditRecord, Exposure, FlagChange
 from ._model import Flag
+from ._parse import parse_flag
+from ._redis import RedisStore
 from ._types import EvaluationDetails, State, Variant
+from ._unleash import apply_events
 
 __all__ = ["AsyncFeatureFlags"]
 
@@ -71,12 +75,30 @@ class AsyncFeatureFlags:
     def on_exposure(self, callback: Callable[[Exposure], None]) -> Callable[[], None]:
         return self.sync.on_exposure(callback)
 
-    # store I/O: awaited
+    # store I/O: awaited (natively for Redis, in a worker thread otherwise)
+    def _redis(self) -> RedisStore | None:
+        store = self.sync.store
+        return store if isinstance(store, RedisStore) else None
+
+    async def _areload(self, store: RedisStore, *, raise_errors: bool) -> None:
+        sync = self.sync
+        seq = next(sync._seq)
+        try:
+            loaded = await store.aload()
+        except Exception as err:
+            sync._load_failed(err, raise_errors=raise_errors)
+            return
+        sync._apply(loaded, seq)
+
     async def start(self, timeout: float | None = None) -> State:  # noqa: ASYNC109 - twin of start()
         return await asyncio.to_thread(self.sync.start, timeout)
 
     async def refresh(self) -> State:
-        return await asyncio.to_thread(self.sync.refresh)
+        store = self._redis()
+        if store is None:
+            return await asyncio.to_thread(self.sync.refresh)
+        await self._areload(store, raise_errors=False)
+        return self.sync.state
 
     async def set_flag(
         self,
@@ -86,17 +108,45 @@ class AsyncFeatureFlags:
         actor: str | None = None,
         reason: str = "",
     ) -> Flag:
-        return await asyncio.to_thread(
-            lambda: self.sync.set_flag(flag, spec, actor=actor, reason=reason)
-        )
+        store = self._redis()
+        if store is None:
+            return await asyncio.to_thread(
+                lambda: self.sync.set_flag(flag, spec, actor=actor, reason=reason)
+            )
+        if isinstance(flag, str):
+            flag = parse_flag(flag, spec if spec is not None else {})
+        elif spec is not None:
+            raise TypeError("spec is only used with a flag name")
+        before = self.sync.get_flag(flag.name)
+        version = await store.aput(flag)
+        await self._areload(store, raise_errors=True)
+        self.sync._audit("set", flag.name, actor, before, flag, reason, version)
+        return flag
 
     async def delete_flag(self, name: str, *, actor: str | None = None, reason: str = "") -> bool:
-        return await asyncio.to_thread(
-            lambda: self.sync.delete_flag(name, actor=actor, reason=reason)
-        )
+        store = self._redis()
+        if store is None:
+            return await asyncio.to_thread(
+                lambda: self.sync.delete_flag(name, actor=actor, reason=reason)
+            )
+        before = self.sync.get_flag(name)
+        version = await store.adelete(name)
+        await self._areload(store, raise_errors=True)
+        self.sync._audit("delete", name, actor, before, None, reason, version)
+        return before is not None
 
     async def kill(self, name: str, *, actor: str | None = None, reason: str = "") -> Flag:
-        return await asyncio.to_thread(lambda: self.sync.kill(name, actor=actor, reason=reason))
+        store = self._redis()
+        if store is None:
+            return await asyncio.to_thread(lambda: self.sync.kill(name, actor=actor, reason=reason))
+        before = self.sync.get_flag(name)
+        if before is None:
+            raise KeyError(f"flag {name!r} not found")
+        after = replace(before, enabled=False)
+        version = await store.aput(after)
+        await self._areload(store, raise_errors=True)
+        self.sync._audit("kill", name, actor, before, after, reason, version)
+        return after
 
     async def apply_unleash_events(
         self,
@@ -104,7 +154,17 @@ class AsyncFeatureFlags:
         *,
         actor: str | None = None,
     ) -> int:
-        return await asyncio.to_thread(lambda: self.sync.apply_unleash_events(events, actor=actor))
+        store = self._redis()
+        if store is None:
+            return await asyncio.to_thread(
+                lambda: self.sync.apply_unleash_events(events, actor=actor)
+            )
+        current = self.sync._snapshot
+        flags, segments, count = apply_events(current.definitions, current.segments, events)
+        version = await store.areplace(flags, segments)
+        await self._areload(store, raise_errors=True)
+        self.sync._audit("unleash-events", "*", actor, None, None, f"{count} events", version)
+        return count
 
     async def close(self) -> None:
         await asyncio.to_thread(self.sync.close)

@@ -19,6 +19,7 @@ from ._stores import Loaded
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
 
 __all__ = ["RedisStore"]
 
@@ -54,6 +55,14 @@ class RedisStore:
         pipe.hgetall(self.segments_key)
         pipe.get(self.version_key)
         raw_flags, raw_segments, raw_version = pipe.execute()
+        return self._loaded(raw_flags, raw_segments, raw_version)
+
+    def _loaded(
+        self,
+        raw_flags: Mapping[bytes | str, bytes | str],
+        raw_segments: Mapping[bytes | str, bytes | str],
+        raw_version: bytes | str | None,
+    ) -> Loaded:
         flags: dict[str, Flag] = {}
         for key, value in raw_flags.items():
             name = _text(key)
@@ -67,12 +76,11 @@ class RedisStore:
                 raise err.with_source(self.url) from None
         segments: dict[int, Segment] = {}
         for key, value in raw_segments.items():
+            where = f"segments[{_text(key)}]"
             try:
-                segment = parse_segment(json.loads(_text(value)), f"segments[{_text(key)}]")
+                segment = parse_segment(json.loads(_text(value)), where)
             except ValueError as err:
-                raise FlagDefinitionError(
-                    None, f"segments[{_text(key)}]", str(err), self.url
-                ) from None
+                raise FlagDefinitionError(None, where, str(err), self.url) from None
             segments[segment.id] = segment
         version = int(raw_version) if raw_version is not None else 0
         return Loaded(flags, segments, version)
@@ -111,6 +119,51 @@ class RedisStore:
                 mapping={str(i): json.dumps(s.to_dict()) for i, s in segments.items()},
             )
         return self._commit(pipe)
+
+    # asyncio twins (redis.asyncio, one client per event loop)
+    def _aclient(self) -> redis.asyncio.Redis:
+        from erp_professional.connections import async_redis_client
+
+        return async_redis_client(self.url)
+
+    async def aload(self) -> Loaded:
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.flags_key)
+            pipe.hgetall(self.segments_key)
+            pipe.get(self.version_key)
+            raw_flags, raw_segments, raw_version = await pipe.execute()
+        return self._loaded(raw_flags, raw_segments, raw_version)
+
+    async def _acommit(self, pipe: redis.asyncio.client.Pipeline) -> int:
+        pipe.incr(self.version_key)
+        version = int((await pipe.execute())[-1])
+        await self._aclient().publish(self.channel, str(version))
+        return version
+
+    async def aput(self, flag: Flag) -> int:
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            pipe.hset(self.flags_key, flag.name, json.dumps(flag.to_dict(), sort_keys=True))
+            return await self._acommit(pipe)
+
+    async def adelete(self, name: str) -> int:
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            pipe.hdel(self.flags_key, name)
+            return await self._acommit(pipe)
+
+    async def areplace(self, flags: Mapping[str, Flag], segments: Mapping[int, Segment]) -> int:
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            pipe.delete(self.flags_key, self.segments_key)
+            if flags:
+                pipe.hset(
+                    self.flags_key,
+                    mapping={n: json.dumps(f.to_dict(), sort_keys=True) for n, f in flags.items()},
+                )
+            if segments:
+                pipe.hset(
+                    self.segments_key,
+                    mapping={str(i): json.dumps(s.to_dict()) for i, s in segments.items()},
+                )
+            return await self._acommit(pipe)
 
     def poll(self) -> bool:
         return False

@@ -209,19 +209,29 @@ class StoreSync:
         seq = next(self._seq)
         try:
             loaded: Loaded = self._store.load()
-        except FlagDefinitionError as err:
+        except Exception as err:
+            self._load_failed(err, raise_errors=raise_errors, connection_errors=connection_errors)
+            return
+        self._apply(loaded, seq)
+
+    def _load_failed(
+        self, err: Exception, *, raise_errors: bool, connection_errors: bool = False
+    ) -> None:
+        """Keep the current snapshot; re-raise when the caller asked for it."""
+        if isinstance(err, FlagDefinitionError):
             log.error("flags not reloaded, keeping the previous ones: %s", err)
             self._unhealthy(err)
             if raise_errors:
-                raise
+                raise err
             return
-        except Exception as err:
-            if raise_errors or connection_errors:
-                if not connection_errors:
-                    self._unhealthy(err)
-                raise
-            self._unhealthy(err)
-            return
+        if raise_errors or connection_errors:
+            if not connection_errors:
+                self._unhealthy(err)
+            raise err
+        self._unhealthy(err)
+
+    def _apply(self, loaded: Loaded, seq: int) -> None:
+        """Swap in a snapshot of ``loaded`` unless a newer load (higher ``seq``) won."""
         with self._lock:
             if seq < self._applied_seq:
                 return
