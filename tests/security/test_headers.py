@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erp_professional.config import ConfigError
 from erp_professional.security import (
@@ -256,3 +258,39 @@ def test_env_form_selects_preset(monkeypatch: pytest.MonkeyPatch, make: Factory)
     monkeypatch.setenv("ERP_PRO_SECURITY__HEADERS__PRESET", "api")
     client = make(https=True)
     assert _security_headers(client.request("GET", "/").headers) == API_EXPECTED
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=20),
+        st.none() | st.text(max_size=30) | st.lists(st.text(max_size=20), max_size=4),
+        max_size=5,
+    )
+)
+def test_csp_builder_either_refuses_clearly_or_renders_safely(directives: dict) -> None:
+    try:
+        policy = ContentSecurityPolicy(directives)
+    except CspError as exc:
+        message = str(exc)
+        policy = None
+    if policy is None:
+        assert message.startswith("Content-Security-Policy")
+        return
+    rendered = policy.render()
+    parts = rendered.split(";")
+    assert len(parts) == len(policy.directives)
+    assert "," not in rendered
+    rendered.encode("ascii")  # a header value that every server can send
+    assert all(0x20 <= ord(ch) < 0x7F for ch in rendered)
+    assert parts[0].startswith("default-src")
+
+
+@pytest.mark.parametrize("value", ["a\r\nSet-Cookie: x=1", "snow\u2603", "nul\x00"])
+def test_header_values_checked_at_start_up(value: str) -> None:
+    from erp_professional.config import load_config
+
+    with pytest.raises(ConfigError, match=r"headers\.set"):
+        load_config(security__headers__set={"X-Custom": value})
+    with pytest.raises(ConfigError, match=r"headers\.routes"):
+        load_config(security__headers__routes={"/x": {"X-Custom": value}})

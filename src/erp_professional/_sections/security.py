@@ -26,6 +26,15 @@ def _check_header_names(names: list[str]) -> list[str]:
     return names
 
 
+def _check_header_values(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if any(
+            (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F or ord(ch) > 0xFF for ch in value
+        ):
+            raise ValueError(f"the value of {name!r} must be printable Latin-1 without line breaks")
+    return headers
+
+
 def _check_limits(value: str) -> str:
     from limits import parse_many
 
@@ -76,13 +85,14 @@ class HeadersConfig(Section):
     @classmethod
     def _set(cls, value: dict[str, str]) -> dict[str, str]:
         _check_header_names(list(value))
-        return value
+        return _check_header_values(value)
 
     @field_validator("routes")
     @classmethod
     def _routes(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for headers in value.values():
             _check_header_names(list(headers))
+            _check_header_values(headers)
         return value
 
 

@@ -69,8 +69,11 @@ def _check_entry(directive: str, entry: str) -> None:
             f"Content-Security-Policy received an invalid directive value for {directive!r}: "
             f"{entry!r} should be quoted (\"'{entry}'\")"
         )
-    if any(ch in entry for ch in "\r\n\x00"):
-        raise CspError(f"Content-Security-Policy {directive!r} value has a control character")
+    if not entry.isascii() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in entry):
+        raise CspError(
+            f"Content-Security-Policy {directive!r} value {entry!r} must be printable ASCII "
+            "(write international domain names in punycode)"
+        )
 
 
 def parse_directives(
