@@ -218,3 +218,19 @@ def test_forked_child_starts_its_own_listener(url: str) -> None:
         [sys.executable, "-c", _FORK, url, PREFIX[url]], timeout=20, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_health_check_follows_the_state(tmp_path: Path) -> None:
+    from erp_professional.health import Status
+
+    boot = tmp_path / "boot.yaml"
+    boot.write_text("flags:\n  a: {}\n")
+    stale = FeatureFlags(store=RedisStore("redis://127.0.0.1:1/0"), bootstrap=boot)
+    assert stale.health_check().status is Status.WARN
+    down = FeatureFlags(store=RedisStore("redis://127.0.0.1:1/0"))
+    assert down.start(timeout=0.2) is State.ERROR
+    failing = down.health_check()
+    assert failing.status is Status.FAIL and "ERROR" in (failing.output or "")
+    assert FeatureFlags().health_check().status is Status.PASS
+    stale.close()
+    down.close()

@@ -16,12 +16,16 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ._engine import Snapshot, build_snapshot
 from ._hooks import FlagChange, Hooks
 from ._model import Flag, FlagDefinitionError, Segment
 from ._stores import FileStore, FlagStore, Loaded, load_file
 from ._types import State
+
+if TYPE_CHECKING:
+    from erp_professional.health import CheckResult
 
 __all__ = ["StoreSync"]
 
@@ -110,6 +114,20 @@ class StoreSync:
         else:
             self._reload(raise_errors=False)
         return self._state
+
+    def health_check(self) -> CheckResult:
+        """A health check (``HealthRegistry.register("flags", flags.health_check)``):
+        pass when READY, warn when STALE (old values are served), fail otherwise."""
+        from erp_professional.health import CheckResult
+
+        state = self._state
+        version = self._snapshot.version
+        if state is State.READY:
+            return CheckResult.ok(version, "version")
+        detail = f"flags {state.value}" + (f": {self.last_error}" if self.last_error else "")
+        if state is State.STALE:
+            return CheckResult.warn(detail, version, "version")
+        return CheckResult.fail(detail, version, "version")
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until the first load from the store succeeded (or ``timeout``)."""
