@@ -107,6 +107,8 @@ class QueueCore:
         timeout: float | None = None,
         dedup_key: str | None = None,
         dedup_ttl: float | None = None,
+        now_ms: int | None = None,
+        traceparent: str | None = None,
     ) -> NewJob:
         """Validate everything about one job; raise before anything is stored."""
         if not isinstance(task, str) or not task:
@@ -114,7 +116,7 @@ class QueueCore:
         spec = self.tasks.get(task)
         data = self._arguments(task, spec, {} if kwargs is None else kwargs)
         options = spec.options if spec else TaskOptions()
-        now = self.now_ms()
+        now = self.now_ms() if now_ms is None else now_ms
         when = now
         if delay is not None and run_at is not None:
             raise ValueError("give delay or run_at, not both")
@@ -154,7 +156,7 @@ class QueueCore:
             timeout_ms=int((limit or 0) * 1000),
             dedup=dedup,
             dedup_ttl_ms=int((ttl or 0) * 1000),
-            traceparent=current_traceparent(),
+            traceparent=current_traceparent() if traceparent is None else traceparent,
         )
 
     def _arguments(
@@ -164,8 +166,9 @@ class QueueCore:
             return spec.validate(kwargs)
         if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
             raise InvalidJobArguments(task, ["arguments must be a mapping with string keys"])
+        data: dict[str, JSON] = dict(kwargs)  # type: ignore[arg-type]
         try:
-            data: dict[str, JSON] = json.loads(json.dumps(dict(kwargs), allow_nan=False))
+            json.dumps(data, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidJobArguments(task, [f"not JSON-serialisable: {exc}"]) from None
         return data

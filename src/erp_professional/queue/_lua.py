@@ -101,17 +101,21 @@ local function fetch()
   if #a > 0 and (wake_at < 0 or tonumber(a[2]) < wake_at) then wake_at = tonumber(a[2]) end
   return {#reclaimed, wake_at, jobs}
 end
-local function enqueue_one(id, dedup, dedup_ttl, run_at, prio, fields)
+local function enqueue_one(id, dedup, dedup_ttl, run_at, prio, data)
   local key = jk(id)
   if dedup ~= '' then
     local held = redis.call('GET', P .. 'dedup:' .. dedup)
     if held then return {held, 0} end
   end
   if redis.call('EXISTS', key) == 1 then return {id, 0} end
-  local seq = redis.call('INCR', P .. 'seq')
-  redis.call('HSET', key, unpack(fields))
-  redis.call('HSET', key, 'id', id, 'score', -prio * 1000000000000 + seq, 'priority', prio,
-    'created', NOW, 'run_at', run_at, 'attempts', 0, 'failures', 0, 'stalls', 0)
+  local score = -prio * 1000000000000 + redis.call('INCR', P .. 'seq')
+  local status = 'waiting'
+  if run_at > NOW then status = 'delayed' end
+  local release = '1'
+  if dedup_ttl > 0 then release = '0' end
+  redis.call('HSET', key, 'd', data, 'id', id, 'score', score, 'priority', prio,
+    'created', NOW, 'run_at', run_at, 'attempts', 0, 'failures', 0, 'stalls', 0,
+    'dedup', dedup, 'dedup_release', release, 'status', status)
   if dedup ~= '' then
     if dedup_ttl > 0 then
       redis.call('SET', P .. 'dedup:' .. dedup, id, 'PX', dedup_ttl)
@@ -119,23 +123,20 @@ local function enqueue_one(id, dedup, dedup_ttl, run_at, prio, fields)
       redis.call('SET', P .. 'dedup:' .. dedup, id)
     end
   end
-  if run_at > NOW then
-    redis.call('HSET', key, 'status', 'delayed')
+  if status == 'delayed' then
     redis.call('ZADD', P .. 'delay', run_at, id)
   else
-    to_wait(id, key)
+    redis.call('ZADD', P .. 'wait', score, id)
+    redis.call('ZADD', P .. 'waitt', NOW, id)
   end
   return {id, 1}
 end
 local function enqueue_many(i, count)
   local out = {}
   for _ = 1, count do
-    local nf = tonumber(ARGV[i + 5])
-    local fields = {}
-    for f = 1, nf * 2 do fields[f] = ARGV[i + 5 + f] end
     out[#out + 1] = enqueue_one(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]),
-      tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), fields)
-    i = i + 6 + nf * 2
+      tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), ARGV[i + 5])
+    i = i + 6
   end
   wake()
   return out
@@ -143,7 +144,7 @@ end
 """
 
 _BODIES = {
-    # ARGV 3: count, then per job: id, dedup, dedup_ttl, run_at, priority, nfields, fields...
+    # ARGV 3: count, then per job: id, dedup, dedup_ttl (ms), run_at (ms), priority, data
     "enqueue": "return enqueue_many(4, tonumber(ARGV[3]))",
     "fetch": "return fetch()",
     "complete": r"""

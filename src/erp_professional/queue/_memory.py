@@ -135,7 +135,11 @@ class MemoryBackend:
                     out.append((job.id, False))
                     continue
                 self._seq += 1
-                row = encode_new_job(job)
+                row = {
+                    "d": encode_new_job(job),
+                    "dedup": job.dedup,
+                    "dedup_release": "0" if job.dedup_ttl_ms > 0 else "1",
+                }
                 row.update(
                     id=job.id,
                     score=repr(wait_score(job.priority, self._seq)),

@@ -75,18 +75,19 @@ class NewJob:
     traceparent: str = ""
 
 
-def encode_new_job(job: NewJob) -> dict[str, str]:
-    """The static fields of a new job as the strings every backend stores."""
-    return {
-        "task": job.task,
-        "kwargs": json.dumps(job.kwargs, separators=(",", ":")),
-        "max_retries": str(job.max_retries),
-        "backoff": str(job.backoff_ms),
-        "timeout": str(job.timeout_ms),
-        "traceparent": job.traceparent,
-        "dedup": job.dedup,
-        "dedup_release": "0" if job.dedup_ttl_ms > 0 else "1",
-    }
+def encode_new_job(job: NewJob) -> str:
+    """The fields of a job that never change, as the one JSON string backends store."""
+    return json.dumps(
+        {
+            "task": job.task,
+            "kwargs": job.kwargs,
+            "max_retries": job.max_retries,
+            "backoff": job.backoff_ms,
+            "timeout": job.timeout_ms,
+            "traceparent": job.traceparent,
+        },
+        separators=(",", ":"),
+    )
 
 
 def _ms(value: str | None) -> datetime | None:
@@ -135,18 +136,19 @@ class JobInfo:
 
 def decode_job(raw: Mapping[str, str]) -> JobInfo:
     """Build a snapshot from the string fields a backend stores."""
+    static = json.loads(raw.get("d") or "{}")
     return JobInfo(
         id=raw["id"],
-        task=raw.get("task", ""),
-        kwargs=json.loads(raw.get("kwargs") or "{}"),
+        task=static.get("task", ""),
+        kwargs=static.get("kwargs", {}),
         status=JobStatus(raw.get("status", "waiting")),
         priority=int(float(raw.get("priority") or 0)),
         attempts=int(raw.get("attempts") or 0),
         failures=int(raw.get("failures") or 0),
         stalls=int(raw.get("stalls") or 0),
-        max_retries=int(raw.get("max_retries") or 0),
-        backoff_ms=int(raw.get("backoff") or 0),
-        timeout_ms=int(raw.get("timeout") or 0),
+        max_retries=int(static.get("max_retries", 0)),
+        backoff_ms=int(static.get("backoff", 0)),
+        timeout_ms=int(static.get("timeout", 0)),
         created_at=_ms(raw.get("created")),
         run_at=_ms(raw.get("run_at")),
         started_at=_ms(raw.get("started")),
@@ -156,7 +158,7 @@ def decode_job(raw: Mapping[str, str]) -> JobInfo:
         traceback=raw.get("traceback") or None,
         progress=_json(raw.get("progress")),
         token=raw.get("token", ""),
-        traceparent=raw.get("traceparent", ""),
+        traceparent=static.get("traceparent", ""),
         dedup=raw.get("dedup", ""),
         abort_requested=raw.get("abort") == "1",
         worker=raw.get("worker", ""),

@@ -21,6 +21,7 @@ from ._memory import AsyncMemoryBackend, MemoryBackend
 from ._model import JobInfo, JobStatus, NewJob, QueueStats
 from ._redis import AsyncRedisBackend, RedisBackend
 from ._task import TaskOptions, TaskSpec
+from ._telemetry import current_traceparent
 
 if TYPE_CHECKING:
     from ._model import Clock
@@ -123,6 +124,8 @@ class _Base:
     def _requests(
         self, items: Iterable[JobRequest | tuple[str, Mapping[str, Any]]]
     ) -> list[NewJob]:
+        now = self.core.now_ms()
+        traceparent = current_traceparent()
         jobs = []
         for item in items:
             req = item if isinstance(item, JobRequest) else JobRequest(item[0], dict(item[1]))
@@ -136,6 +139,8 @@ class _Base:
                     job_id=req.job_id,
                     retries=req.retries,
                     timeout=req.timeout,
+                    now_ms=now,
+                    traceparent=traceparent,
                 )
             )
         return jobs

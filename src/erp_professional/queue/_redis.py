@@ -44,10 +44,7 @@ def _row(flat: Sequence[object]) -> dict[str, str]:
 def _job_args(jobs: Sequence[NewJob]) -> _Args:
     args: _Args = [len(jobs)]
     for job in jobs:
-        fields = encode_new_job(job)
-        args += [job.id, job.dedup, job.dedup_ttl_ms, job.run_at, job.priority, len(fields)]
-        for key, value in fields.items():
-            args += [key, value]
+        args += [job.id, job.dedup, job.dedup_ttl_ms, job.run_at, job.priority, encode_new_job(job)]
     return args
 
 
