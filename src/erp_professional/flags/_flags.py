@@ -130,7 +130,6 @@ class FeatureFlags(StoreSync):
         return cls(flags, segments=segments.values(), **options)  # type: ignore[arg-type]
 
     @classmethod
-    @classmethod
     def from_dict(cls, document: Mapping[str, object], **options: object) -> FeatureFlags:
         """Flags from our document shape ``{"flags": {name: spec}, "segments": [...]}``."""
         flags, segments = parse_document(document)
