@@ -9,6 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
+_KEYS: dict[str, bytes] = {}
+
+
+def _key(name: str) -> bytes:
+    """The lowercased latin-1 bytes of a header name (cached: names come from code)."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.lower().encode("latin-1")
+        if len(_KEYS) < 1024:
+            _KEYS[name] = key
+    return key
+
 
 class RequestHeaders:
     """Read-only request headers; :meth:`get` returns the first value."""
@@ -32,21 +44,23 @@ class RequestHeaders:
 
 
 class AsgiRequestHeaders(RequestHeaders):
+    """Request headers of an ASGI scope, whose names the ASGI spec requires lowercased."""
+
     __slots__ = ("raw",)
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
         self.raw = raw
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = name.lower().encode("latin-1")
+        key = _key(name)
         for k, v in self.raw:
-            if k == key or k.lower() == key:
+            if k == key:
                 return v.decode("latin-1")
         return default
 
     def getall(self, name: str) -> list[str]:
-        key = name.lower().encode("latin-1")
-        return [v.decode("latin-1") for k, v in self.raw if k.lower() == key]
+        key = _key(name)
+        return [v.decode("latin-1") for k, v in self.raw if k == key]
 
     def items(self) -> Iterator[tuple[str, str]]:
         for k, v in self.raw:
@@ -121,6 +135,11 @@ class ResponseHeaders:
         return f"{type(self).__name__}({list(self.items())!r})"
 
 
+def _same(k: bytes, key: bytes) -> bool:
+    """Case-insensitive name match; apps may send response header names in any case."""
+    return k == key or (len(k) == len(key) and k.lower() == key)
+
+
 class AsgiResponseHeaders(ResponseHeaders):
     __slots__ = ("raw",)
 
@@ -128,27 +147,28 @@ class AsgiResponseHeaders(ResponseHeaders):
         self.raw = raw
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = name.lower().encode("latin-1")
+        key = _key(name)
         for k, v in self.raw:
-            if k.lower() == key:
+            if _same(k, key):
                 return bytes(v).decode("latin-1")
         return default
 
     def set(self, name: str, value: str) -> None:
-        key = name.lower().encode("latin-1")
+        key = _key(name)
         raw = self.raw
+        size = len(key)
         for k, _ in raw:
-            if k.lower() == key:
-                raw[:] = [item for item in raw if item[0].lower() != key]
+            if k == key or (len(k) == size and k.lower() == key):
+                raw[:] = [item for item in raw if not _same(item[0], key)]
                 break
         raw.append((key, value.encode("latin-1")))
 
     def add(self, name: str, value: str) -> None:
-        self.raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw.append((_key(name), value.encode("latin-1")))
 
     def remove(self, name: str) -> None:
-        key = name.lower().encode("latin-1")
-        self.raw[:] = [item for item in self.raw if item[0].lower() != key]
+        key = _key(name)
+        self.raw[:] = [item for item in self.raw if not _same(item[0], key)]
 
     def items(self) -> Iterator[tuple[str, str]]:
         for k, v in self.raw:

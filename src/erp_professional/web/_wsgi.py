@@ -61,7 +61,7 @@ class WsgiDriver:
                     response = concern.on_request(ex)
                 if response is not None:
                     break
-            if response is None and pipeline.endpoints:
+            if response is None and ex.path.startswith(pipeline.prefix):
                 match = pipeline.match_endpoint(ex)
                 if isinstance(match, Endpoint):
                     ex.route = pipeline.prefix + match.path
