@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,3 +209,33 @@ def test_slow_down_counts_in_redis(redis_url: str, kind: str) -> None:
     finally:
         pro.shutdown()
     assert delays == [0.0, 0.0, 0.25, 0.5, 0.6]
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_hung_redis_times_out_into_the_policy(kind: str) -> None:
+    import socket
+
+    # A server that accepts connections and never answers: every call would hang
+    # without the default socket timeouts.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    call, echo = (asgi_call, asgi_echo) if kind == "asgi" else (wsgi_call, wsgi_echo)
+    pro = integrate(
+        echo(),
+        security__rate_limit__default="1/minute",
+        security__rate_limit__storage_url=url,
+        security__rate_limit__failure_policy="closed",
+    )
+    try:
+        started = time.monotonic()
+        first = call(pro)
+        elapsed = time.monotonic() - started
+        second = call(pro)  # within the recheck interval: no new wait
+        assert time.monotonic() - started - elapsed < 0.3
+    finally:
+        pro.shutdown()
+        silent.close()
+    assert first.status == 503 and second.status == 503
+    assert elapsed < 3

@@ -19,6 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from limits import RateLimitItem, parse_many
 from limits import strategies as sync_strategies
@@ -198,6 +199,23 @@ def _redact(url: str) -> str:
     return url
 
 
+DEFAULT_REDIS_TIMEOUT = 0.5
+"""Seconds a Redis call may take before the failure policy applies, unless the URL sets
+``socket_timeout``/``socket_connect_timeout`` itself."""
+
+
+def with_timeouts(url: str) -> str:
+    """``url`` with Redis socket timeouts added when it sets none (a hung Redis must not
+    hang requests: the failure policy takes over after the timeout)."""
+    if url.startswith("memory://"):
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        query.setdefault(name, str(DEFAULT_REDIS_TIMEOUT))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def _sync_storage(url: str, namespace: str) -> Any:
     if url.startswith("memory://"):
         return _MemoryStorage()
@@ -237,7 +255,7 @@ class _Base:
             raise ValueError(
                 "storage_url must be memory:// or a redis://, rediss:// or unix:// URL"
             )
-        self.storage_url = storage_url
+        self.storage_url = with_timeouts(storage_url)
         self.strategy = strategy
         self.failure_policy = failure_policy
         self.namespace = namespace
