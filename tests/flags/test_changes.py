@@ -90,6 +90,8 @@ def test_override_context_manager_nests_and_restores() -> None:
         assert flags.is_enabled("a")
         with flags.override("a", False):
             assert not flags.is_enabled("a")
+            assert flags.evaluate("a").value is False
+            assert flags.get_variant("a").feature_enabled is False
         assert flags.is_enabled("a")
         with flags.override("ab", "y", payload={"size": 2}):
             variant = flags.get_variant("ab")

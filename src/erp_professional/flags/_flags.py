@@ -249,7 +249,9 @@ class FeatureFlags(StoreSync):
             self._tick()
         forced = self._forced.get(name) if self._forced else None
         if forced is not None:
-            return typed_details(name, default, forced, True, Reason.STATIC, "override", None)
+            return typed_details(
+                name, default, forced, forced.feature_enabled, Reason.STATIC, "override", None
+            )
         snapshot = self._snapshot
         if not snapshot.ready:
             self._log_not_ready(name)
