@@ -19,10 +19,10 @@ from ._server import TracingConcern
 from ._tracing import flush_tracing, memory_exporter, setup_tracing, tracer_provider
 
 __all__ = [
-    "DURATION_BUCKETS",
     "AccessLogConcern",
     "AppMetrics",
     "BoundedSpanProcessor",
+    "DURATION_BUCKETS",
     "InterceptHandler",
     "LogSink",
     "MetricsConcern",
