@@ -99,3 +99,12 @@ def test_config_section_env_and_validation(
         FlagsConfig(exposure_sample_rate=2)
     with pytest.raises(ValidationError, match="colour"):
         FlagsConfig(colour="red")  # type: ignore[call-arg]
+
+
+def test_from_url_file_scheme(flag_file: Path) -> None:
+    flags = FeatureFlags.from_url(f"file://{flag_file}")
+    assert flags.is_enabled("beta", {"userId": "alice"})
+    assert FeatureFlags.from_config(FlagsConfig(url=f"file://{flag_file}")).is_enabled(
+        "beta", {"userId": "alice"}
+    )
+    assert FeatureFlags.from_url("memory://").list_flags() == []

@@ -234,3 +234,37 @@ def test_health_check_follows_the_state(tmp_path: Path) -> None:
     assert FeatureFlags().health_check().status is Status.PASS
     stale.close()
     down.close()
+
+
+def test_random_changes_converge_across_instances(url: str) -> None:
+    import random
+
+    rng = random.Random(7)
+    writers = [_flags(url), _flags(url)]
+    reader = _flags(url)
+    for flags in (*writers, reader):
+        assert flags.start(2) is State.READY
+    model: dict[str, bool] = {}
+    for _ in range(40):
+        writer = rng.choice(writers)
+        name = rng.choice(["a", "b", "c", "d"])
+        action = rng.random()
+        if action < 0.6:
+            enabled = rng.random() < 0.5
+            writer.set_flag(name, {"enabled": enabled})
+            model[name] = enabled
+        elif action < 0.8:
+            writer.delete_flag(name)
+            model.pop(name, None)
+        elif name in model:
+            writer.kill(name)
+            model[name] = False
+
+    def converged() -> bool:
+        return all(
+            {f.name: f.enabled for f in flags.list_flags()} == model for flags in (*writers, reader)
+        )
+
+    _eventually(converged, timeout=3.0)
+    for flags in (*writers, reader):
+        flags.close()
