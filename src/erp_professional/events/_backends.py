@@ -54,7 +54,12 @@ class AsyncBackend(Protocol):
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> list[RecordedEvent]: ...
     async def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]: ...
     async def audit(self, query: AuditQuery) -> list[RecordedEvent]: ...
     async def stream_version(self, stream_id: str) -> int: ...
@@ -107,9 +112,14 @@ class ThreadedBackend:
         )
 
     async def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
-        return await asyncio.to_thread(self._b.read_all, after, limit, types, prefix)
+        return await asyncio.to_thread(self._b.read_all, after, limit, types, prefix, wait)
 
     async def audit(self, query: AuditQuery) -> list[RecordedEvent]:
         return await asyncio.to_thread(self._b.audit, query)

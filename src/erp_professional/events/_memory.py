@@ -118,7 +118,12 @@ class MemoryBackend:
         return chosen if limit is None else chosen[:limit]
 
     def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
         with self._d.lock:
             events = self._d.events

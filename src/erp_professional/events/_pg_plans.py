@@ -5,12 +5,12 @@ A plan is a generator that yields :class:`Query` (answered with the fetched rows
 
 Gap safety: positions come from a sequence, so a reader could see position 7 committed
 while position 6 is still in flight. A read first takes ``L`` = the sequence's last
-value, *then* ``N`` = a fresh transaction id. Every position <= L was drawn by a
-transaction that already had an xid (its statement writes the stream row first), and
-that xid is below N. Once ``pg_snapshot_xmin(pg_current_snapshot()) > N`` no transaction
-below N is running, so every position <= L is final (committed and visible, or rolled
-back for good) and the reader exposes up to L. No table lock, no timeout-based gap
-skipping.
+value, *then* the set ``W`` of transactions that currently hold an xid and a lock on the
+streams table. A transaction that drew a position <= L locked the streams table and got
+its xid before drawing it, and keeps both until it ends, so it has either finished or is
+in W. Once every transaction of W has ended, every position <= L is final (committed and
+visible to the next statement, or rolled back for good) and the reader exposes up to L.
+No table lock, no timeout-based gap skipping, and unrelated transactions never delay it.
 """
 
 # ruff: noqa: S608 - only the validated table prefix is spliced into SQL; values are bound
@@ -184,22 +184,6 @@ def _versions(p: str, batches: Sequence[Batch]) -> Plan:
     return {b.stream_id: found.get(b.stream_id, 0) for b in batches}
 
 
-def _notify(p: str) -> Plan:
-    """Wake listeners after the commit, in a transaction of its own.
-
-    NOTIFY inside the appending transaction would hold PostgreSQL's notification queue
-    lock through that transaction's WAL flush and serialise all writers; here the lock is
-    held for an asynchronous commit only (a lost wake-up is covered by polling).
-    """
-    try:
-        yield Query(
-            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, '')",
-            (f"{p}events",),
-        )
-    except errors.Error as exc:
-        log.warning("events: NOTIFY after append failed (readers will poll): %s", exc)
-
-
 def _result(batch: Batch, rows: list[Row]) -> AppendResult:
     rows.sort()
     return AppendResult(batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows))
@@ -209,7 +193,7 @@ class _Conflict(Exception):
     pass
 
 
-def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
+def append_plan(p: str, batches: Sequence[Batch]) -> Plan:
     """Append atomically; one statement (autocommit) for the usual single-stream case."""
     ordered = sorted(batches, key=lambda b: b.stream_id)
     single = len(ordered) == 1 and bool(ordered[0].events)
@@ -222,8 +206,6 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
                 rows = yield _append_statement(p, ordered[0])
                 if not rows:
                     raise _Conflict
-                if notify:
-                    yield from _notify(p)
                 return [_result(ordered[0], rows)]
             # Lock and check the stream rows in a fixed order (no deadlocks), then insert
             # in the caller's order so positions follow it.
@@ -243,7 +225,6 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
                 if not expectation_met(batch.expected, versions[batch.stream_id]):
                     raise _Conflict
             results: list[AppendResult] = []
-            with_events = [b for b in batches if b.events]
             for batch in batches:
                 if not batch.events:
                     results.append(AppendResult(batch.stream_id, versions[batch.stream_id], ()))
@@ -251,8 +232,6 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
                 rows = yield _append_statement(p, batch, versions[batch.stream_id])
                 results.append(_result(batch, rows))
             yield Query("COMMIT")
-            if notify and with_events:
-                yield from _notify(p)
             return results
         except (_Conflict, errors.UniqueViolation) as exc:
             if not single:
@@ -276,29 +255,52 @@ def append_plan(p: str, batches: Sequence[Batch], notify: bool) -> Plan:
     raise WrongExpectedVersion(first.stream_id, first.expected, current_versions[first.stream_id])
 
 
-def horizon_plan(p: str, after: int) -> Plan:
-    """The highest position up to which every event is final (see the module docstring)."""
+def horizon_plan(p: str, after: int, wait: float) -> Plan:
+    """The highest position up to which every event is final (see the module docstring).
+
+    Waits up to ``wait`` seconds for the writers in flight; if some are still open then,
+    nothing beyond ``after`` is final yet and ``after`` is returned.
+    """
     rows = yield Query(f"SELECT last_value, is_called FROM {p}events_position")
     last = int(rows[0][0]) if rows[0][1] else 0
     if last <= after:
         return last
-    # Every transaction that drew a position <= last had its xid before this statement,
-    # so its xid is below the one assigned here (this statement commits at once).
-    rows = yield Query("SELECT pg_current_xact_id()::text")
-    bound = rows[0][0]
+    # Writers that may hold positions <= last: transactions with an xid that hold a lock
+    # on the streams table now (they took it before drawing positions, keep it to the end).
+    rows = yield Query(
+        "SELECT DISTINCT x.transactionid::text FROM pg_locks r JOIN pg_locks x "
+        "ON x.pid = r.pid AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' "
+        "AND x.granted WHERE r.locktype = 'relation' AND r.relation = %s::regclass "
+        "AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (f"{p}streams",),
+    )
+    pending = [r[0] for r in rows]
     delay = 0.0005
-    while True:
-        rows = yield Query("SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::xid8", (bound,))
-        if rows[0][0]:
-            return last
+    waited = 0.0
+    while pending:
+        if waited >= wait:
+            return after
         yield Sleep(delay)
+        waited += delay
         delay = min(delay * 2, 0.05)
+        rows = yield Query(
+            "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid' "
+            "AND mode = 'ExclusiveLock' AND granted AND transactionid::text = ANY(%s)",
+            (pending,),
+        )
+        pending = [r[0] for r in rows]
+    return last
 
 
 def read_all_plan(
-    p: str, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+    p: str,
+    after: int,
+    limit: int | None,
+    types: tuple[str, ...] | None,
+    prefix: str | None,
+    wait: float = 5.0,
 ) -> Plan:
-    horizon = yield from horizon_plan(p, after)
+    horizon = yield from horizon_plan(p, after, wait)
     if horizon <= after:
         return [], horizon
     sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > %s AND position <= %s"

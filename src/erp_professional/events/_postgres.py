@@ -12,6 +12,7 @@ from erp_professional.connections import MissingDependencyError, postgres_pool
 
 from . import _pg_plans as plans
 from ._core import AuditQuery, Batch, decode_rows
+from ._pg_notify import notifier
 from ._protocol import BatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
@@ -72,7 +73,7 @@ class PostgresBackend:
     def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
         self._url = url
         self._p = prefix
-        self._notify = notify
+        self._notifier = notifier(conninfo(url), f"{prefix}events") if notify else None
         self._pool = postgres_pool(url)
 
     @contextmanager
@@ -100,7 +101,9 @@ class PostgresBackend:
         self._run(plans.setup_plan(self._p))
 
     def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
-        result: list[AppendResult] = self._run(plans.append_plan(self._p, batches, self._notify))
+        result: list[AppendResult] = self._run(plans.append_plan(self._p, batches))
+        if self._notifier is not None and any(b.events for b in batches):
+            self._notifier.request()
         return result
 
     def read_stream(
@@ -110,9 +113,14 @@ class PostgresBackend:
         return decode_rows(self._fetch(query))
 
     def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
-        rows, horizon = self._run(plans.read_all_plan(self._p, after, limit, types, prefix))
+        rows, horizon = self._run(plans.read_all_plan(self._p, after, limit, types, prefix, wait))
         return decode_rows(rows), int(horizon)
 
     def audit(self, query: AuditQuery) -> list[RecordedEvent]:

@@ -14,6 +14,7 @@ from erp_professional.connections import async_postgres_pool
 
 from . import _pg_plans as plans
 from ._core import AuditQuery, Batch, decode_rows
+from ._pg_notify import notifier
 from ._postgres import conninfo
 from ._protocol import BatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
@@ -70,7 +71,7 @@ class AsyncPostgresBackend:
     def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
         self._url = url
         self._p = prefix
-        self._notify = notify
+        self._notifier = notifier(conninfo(url), f"{prefix}events") if notify else None
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -98,9 +99,9 @@ class AsyncPostgresBackend:
         await self._run(plans.setup_plan(self._p))
 
     async def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
-        result: list[AppendResult] = await self._run(
-            plans.append_plan(self._p, batches, self._notify)
-        )
+        result: list[AppendResult] = await self._run(plans.append_plan(self._p, batches))
+        if self._notifier is not None and any(b.events for b in batches):
+            self._notifier.request()
         return result
 
     async def read_stream(
@@ -110,9 +111,16 @@ class AsyncPostgresBackend:
         return decode_rows(await self._fetch(query))
 
     async def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
-        rows, horizon = await self._run(plans.read_all_plan(self._p, after, limit, types, prefix))
+        rows, horizon = await self._run(
+            plans.read_all_plan(self._p, after, limit, types, prefix, wait)
+        )
         return decode_rows(rows), int(horizon)
 
     async def audit(self, query: AuditQuery) -> list[RecordedEvent]:

@@ -115,7 +115,7 @@ class ProjectionRunner:
     def _step(self) -> int:
         backend = self.store.backend
         after = backend.checkpoint(self.name)
-        events, _ = backend.read_all(after, self._batch, self._types, self._prefix)
+        events, _ = backend.read_all(after, self._batch, self._types, self._prefix, self._poll)
         if not events:
             return 0
         if self._transactional:

@@ -55,7 +55,12 @@ class Backend(Protocol):
         self, stream_id: str, from_version: int, backwards: bool, limit: int | None
     ) -> list[RecordedEvent]: ...
     def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]: ...
     def audit(self, query: AuditQuery) -> list[RecordedEvent]: ...
     def stream_version(self, stream_id: str) -> int: ...

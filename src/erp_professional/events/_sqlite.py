@@ -263,7 +263,12 @@ class SQLiteBackend:
         )
 
     def read_all(
-        self, after: int, limit: int | None, types: tuple[str, ...] | None, prefix: str | None
+        self,
+        after: int,
+        limit: int | None,
+        types: tuple[str, ...] | None,
+        prefix: str | None,
+        wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
         p = self._p
         sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > ?"

@@ -46,7 +46,7 @@ class Subscription(Iterator[RecordedEvent]):
             self._waiter = self._backend.waiter()
         self._waiter.mark()
         events, horizon = self._backend.read_all(
-            self._scanned, self._batch, self._types, self._prefix
+            self._scanned, self._batch, self._types, self._prefix, self._poll
         )
         if events:
             self._buffer.extend(events)
@@ -123,7 +123,7 @@ class AsyncSubscription(AsyncIterator[RecordedEvent]):
             self._waiter = self._backend.waiter()
         self._waiter.mark()
         events, horizon = await self._backend.read_all(
-            self._scanned, self._batch, self._types, self._prefix
+            self._scanned, self._batch, self._types, self._prefix, self._poll
         )
         if events:
             self._buffer.extend(events)

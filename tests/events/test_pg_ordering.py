@@ -1,0 +1,80 @@
+"""PostgreSQL: a reader never runs past a position whose transaction is still open."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from erp_professional.events import EventStore, NewEvent, RecordedEvent, StreamAppend, _context
+from erp_professional.events import _pg_plans as plans
+from erp_professional.events._core import prepare, utc_now
+from tests.events.conftest import drop_pg_tables
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[tuple[str, str]]:
+    prefix = f"o{uuid.uuid4().hex[:10]}_"
+    yield postgres_url, prefix
+    drop_pg_tables(postgres_url, prefix, (f"{prefix}other",))
+
+
+def open_append(url: str, prefix: str, stream: str) -> psycopg.Connection:
+    """Append one event in a transaction that stays open (the caller commits)."""
+    batch = prepare([StreamAppend(stream, [NewEvent("Slow", {})])], _context.capture(), utc_now())
+    conn = psycopg.connect(url)
+    query = plans._append_statement(prefix, batch[0])
+    assert conn.execute(query.sql, query.params).fetchall()
+    return conn
+
+
+def test_readers_wait_for_an_open_lower_position(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    slow = open_append(url, prefix, "slow")  # draws position 1, not committed
+    fast = store.append("fast", [NewEvent("Fast", {})])  # position 2, committed
+    assert fast.position == 2
+    seen: list[list[RecordedEvent]] = []
+    reader = threading.Thread(target=lambda: seen.append(store.read_all()))
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive(), "read_all exposed position 2 while position 1 was in flight"
+    slow.commit()
+    reader.join(10)
+    assert [e.position for e in seen[0]] == [1, 2]
+    slow.close()
+    store.close()
+
+
+def test_a_rolled_back_position_is_a_gap_readers_pass(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    slow = open_append(url, prefix, "slow")
+    store.append("fast", [NewEvent("Fast", {})])
+    with store.subscribe(poll_interval=0.05) as sub:
+        assert sub.get(timeout=0.3) is None
+        slow.rollback()
+        event = sub.get(timeout=5)
+        assert event is not None and (event.position, event.type) == (2, "Fast")
+    slow.close()
+    store.close()
+
+
+def test_unrelated_open_transactions_do_not_delay_readers(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    other = psycopg.connect(url)
+    other.execute(f"CREATE TABLE {prefix}other (x int)")
+    other.commit()
+    other.execute(f"INSERT INTO {prefix}other VALUES (1)")  # holds an xid, stays open
+    store.append("s", [NewEvent("A", {})])
+    start = time.monotonic()
+    assert [e.type for e in store.read_all()] == ["A"]
+    assert time.monotonic() - start < 2
+    other.rollback()
+    other.close()
+    store.close()
