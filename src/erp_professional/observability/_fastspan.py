@@ -212,19 +212,24 @@ def start_server_span(
         elif result.attributes:
             attributes.update(result.attributes)
         if result.decision is Decision.RECORD_ONLY:
-            return _start(
-                provider, name, parent, parent_context, attributes, trace_id, False, state
-            )
+            args = (provider, name, parent, parent_context, attributes, trace_id)
+            return _start(*args, False, state, 0)
+    # W3C level 2: flag trace ids known to be random, as the SDK's tracer does.
+    if parent_context is None:
+        random = generator.is_trace_id_random()
+    else:
+        random = parent_context.trace_flags.random_trace_id
+    extra = TraceFlags.RANDOM_TRACE_ID if random else 0
     if not sampled:
         context = SpanContext(
             trace_id,
             generator.generate_span_id(),
             is_remote=False,
-            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_flags=TraceFlags(TraceFlags.DEFAULT | extra),
             trace_state=state,
         )
         return trace.NonRecordingSpan(context)
-    return _start(provider, name, parent, parent_context, attributes, trace_id, True, state)
+    return _start(provider, name, parent, parent_context, attributes, trace_id, True, state, extra)
 
 
 def _start(
@@ -236,12 +241,14 @@ def _start(
     trace_id: int,
     sampled: bool,
     state: TraceState | None,
+    extra_flags: int,
 ) -> ServerSpan:
+    flags = (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT) | extra_flags
     context = SpanContext(
         trace_id,
         provider.id_generator.generate_span_id(),
         is_remote=False,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+        trace_flags=TraceFlags(flags),
         trace_state=state,
     )
     processor = provider.processor

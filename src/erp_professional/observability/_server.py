@@ -9,6 +9,7 @@ from typing import ClassVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from ..web import Concern, Exchange
 from . import _decorators
@@ -45,7 +46,7 @@ class TracingConcern(Concern):
         scanned = scan_headers(exchange.headers)
         parent, parent_context = extract_parent(exchange.headers, scanned)
         method = normalize_method(exchange.method)
-        attributes: dict[str, str] = {
+        attributes: dict[str, AttributeValue] = {
             "http.request.method": method,
             "url.path": exchange.path,
             "url.scheme": exchange.scheme,
@@ -62,7 +63,7 @@ class TracingConcern(Concern):
         provider = trace.get_tracer_provider()
         span: Span
         if isinstance(provider, _Provider):
-            span = start_server_span(provider, name, parent, attributes, parent_context)  # type: ignore[arg-type]
+            span = start_server_span(provider, name, parent, attributes, parent_context)
         else:
             tracer = _decorators._tracer or _decorators._get_tracer()
             span = tracer.start_span(
