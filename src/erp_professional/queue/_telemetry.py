@@ -11,16 +11,16 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from ._model import QueueStats
 
-__all__ = ["METRICS", "current_traceparent", "job_span"]
+__all__ = ["METRICS", "QueueMetrics", "current_traceparent", "job_span"]
 
 _tracer = trace.get_tracer("erp_professional.queue")
 
 
-class _Metrics:
+class QueueMetrics:
     """Counters and a histogram, plus gauges read from the latest stats each queue saw."""
 
-    def __init__(self) -> None:
-        meter = metrics.get_meter("erp_professional.queue")
+    def __init__(self, provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("erp_professional.queue", meter_provider=provider)
         self.processed = meter.create_counter(
             "queue.jobs.processed", unit="{job}", description="jobs completed"
         )
@@ -63,7 +63,7 @@ class _Metrics:
         return [Observation(s.oldest_waiting_age, {"queue": q}) for q, s in items]
 
 
-METRICS = _Metrics()
+METRICS = QueueMetrics()
 
 
 def current_traceparent() -> str:
@@ -74,7 +74,9 @@ def current_traceparent() -> str:
 
 
 @contextmanager
-def job_span(queue: str, task: str, job_id: str, traceparent: str) -> Iterator[trace.Span]:
+def job_span(
+    queue: str, task: str, job_id: str, traceparent: str, tracer: trace.Tracer | None = None
+) -> Iterator[trace.Span]:
     """A consumer span for one run of a job, linked to the trace that enqueued it."""
     links: list[trace.Link] = []
     if traceparent:
@@ -88,7 +90,7 @@ def job_span(queue: str, task: str, job_id: str, traceparent: str) -> Iterator[t
         "messaging.message.id": job_id,
         "erp.queue.task": task,
     }
-    with _tracer.start_as_current_span(
+    with (tracer or _tracer).start_as_current_span(
         f"{task} process",
         kind=trace.SpanKind.CONSUMER,
         links=links,

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from opentelemetry import metrics, trace
+
 from ._backend import AsyncBackend, FetchSpec
 from ._context import JobContext, reset_current, set_current
 from ._cron import Schedule, due_fires
 from ._errors import JobAborted, JobTimeout, UnknownTask
 from ._model import Fetched, JobInfo, retry_delay
 from ._queue import AsyncQueue, Queue
-from ._telemetry import METRICS, job_span
+from ._telemetry import METRICS, QueueMetrics, job_span
 
 __all__ = ["Worker"]
 
@@ -60,6 +62,8 @@ class Worker:
         scheduler: bool | None = None,
         worker_id: str | None = None,
         seed: int | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         cfg = queue.config
         self.queue = queue
@@ -77,6 +81,12 @@ class Worker:
         self.scheduler = cfg.scheduler if scheduler is None else scheduler
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._core = queue.core
+        self._metrics = METRICS if meter_provider is None else QueueMetrics(meter_provider)
+        self._tracer = (
+            None
+            if tracer_provider is None
+            else trace.get_tracer("erp_professional.queue", tracer_provider=tracer_provider)
+        )
         self._rng = random.Random(seed)
         self._retention = self._core.retention()
         self._running: dict[str, _Running] = {}
@@ -218,7 +228,7 @@ class Worker:
     def _dispatch(self, fetched: Fetched) -> None:
         if fetched.reclaimed:
             self.counts["reclaimed"] += fetched.reclaimed
-            METRICS.reclaimed.add(fetched.reclaimed, {"queue": self.queue.name})
+            self._metrics.reclaimed.add(fetched.reclaimed, {"queue": self.queue.name})
             log.warning(
                 "queue %r: reclaimed %d expired lease(s)", self.queue.name, fetched.reclaimed
             )
@@ -235,7 +245,7 @@ class Worker:
         started = time.perf_counter()
         outcome: tuple[str, Any] = ("complete", "null")
         try:
-            with job_span(self.queue.name, info.task, info.id, info.traceparent):
+            with job_span(self.queue.name, info.task, info.id, info.traceparent, self._tracer):
                 result = await self._call(running)
             outcome = ("complete", json.dumps(result, allow_nan=False))
         except asyncio.CancelledError:
@@ -249,7 +259,7 @@ class Worker:
         except Exception as exc:
             outcome = ("aborted", None) if running.context.aborted else ("error", exc)
         finally:
-            METRICS.duration.record(
+            self._metrics.duration.record(
                 time.perf_counter() - started, {"queue": self.queue.name, "task": info.task}
             )
         await self._report(running, outcome)
@@ -351,14 +361,14 @@ class Worker:
             )
         elif kind == "complete":
             self.counts["processed"] += 1
-            METRICS.processed.add(1, labels)
+            self._metrics.processed.add(1, labels)
             log.debug("job %s (%s) completed", info.id, info.task)
         elif kind == "aborted":
             self.counts["aborted"] += 1
             log.info("job %s (%s) aborted", info.id, info.task)
         elif fail_kind == "retry":
             self.counts["retried"] += 1
-            METRICS.retried.add(1, labels)
+            self._metrics.retried.add(1, labels)
             log.warning(
                 "job %s (%s) failed (attempt %d), retrying: %s",
                 info.id,
@@ -368,7 +378,7 @@ class Worker:
             )
         else:
             self.counts["failed"] += 1
-            METRICS.failed.add(1, labels)
+            self._metrics.failed.add(1, labels)
             log.error(
                 "job %s (%s) failed for good, moved to dead letters: %s", info.id, info.task, error
             )
@@ -426,7 +436,9 @@ class Worker:
         assert self._backend is not None
         while True:
             try:
-                METRICS.observe(self.queue.name, await self._backend.stats(self._core.now_ms()))
+                self._metrics.observe(
+                    self.queue.name, await self._backend.stats(self._core.now_ms())
+                )
             except Exception:
                 log.warning("queue %r: could not read stats", self.queue.name, exc_info=True)
             await asyncio.sleep(5.0)
