@@ -279,7 +279,7 @@ def test_slow_down_from_config_skips_waits_in_test_mode() -> None:
             started = time.perf_counter()
             for _ in range(4):
                 wsgi_call(pro)
-            assert time.perf_counter() - started < 1
+            assert time.perf_counter() - started < 3
     finally:
         pro.shutdown()
     assert seen == [0.0, 1.0, 2.0, 3.0]
@@ -321,10 +321,10 @@ def test_memory_counters_expire_without_the_sweep() -> None:
     from erp_professional.security._ratelimit import _MemoryStorage
 
     storage = _MemoryStorage()
-    assert storage.incr("k", 0.05) == 1
-    assert storage.incr("k", 0.05) == 2
-    time.sleep(0.08)
-    assert storage.incr("k", 0.05) == 1
+    assert storage.incr("k", 0.4) == 1
+    assert storage.incr("k", 0.4) == 2
+    time.sleep(0.5)
+    assert storage.incr("k", 0.4) == 1
 
 
 def test_memory_concern_runs_synchronously_unless_it_must_wait() -> None:
