@@ -278,3 +278,15 @@ async def test_backlog_health_check(queue_url: str) -> None:
         result = check()
     assert result.status == "fail" and not result.ok
     assert result.waiting == 1 and "oldest" in result.message
+
+
+async def test_stop_is_safe_before_start_and_twice(queue_url: str) -> None:
+    q = Queue(queue_url, "w")
+    worker = Worker(q)
+    await worker.stop()
+    await worker.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        await worker.start()
+    await asyncio.gather(worker.stop(), worker.stop())
+    with pytest.raises(ValueError, match="heartbeat_interval"):
+        Worker(q, lease_time=1, heartbeat_interval=2)

@@ -126,7 +126,9 @@ class Worker:
 
     async def stop(self, grace_period: float | None = None) -> None:
         """Stop fetching, let running jobs finish up to the grace period, release the rest."""
-        if not self._started or self._stopping:
+        if not self._started:
+            return
+        if self._stopping:
             await self._stopped.wait()
             return
         self._stopping = True
