@@ -356,3 +356,16 @@ def test_threads_outliving_the_request_stop_reporting_its_ids(
     assert lines["during"]["trace_id"] == TRACE_ID
     assert "request_id" not in lines["after"]
     assert "trace_id" not in lines["after"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(now=st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
+def test_utc_timestamp_matches_isoformat(now: float) -> None:
+    from datetime import datetime
+
+    from erp_professional.observability._logging import utc_timestamp
+
+    text = utc_timestamp(now)
+    assert len(text) == len("2026-11-27T19:46:03.172+00:00") and text.endswith("+00:00")
+    parsed = datetime.fromisoformat(text).timestamp()
+    assert 0 <= now - parsed < 0.001 + 1e-6

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,6 +55,21 @@ _LEVEL_NO = {
     "ERROR": 40,
     "CRITICAL": 50,
 }
+
+
+_second: list[Any] = [None, ""]
+
+
+def utc_timestamp(now: float | None = None) -> str:
+    """``2026-11-27T19:46:03.172+00:00`` for ``now`` (default: the current time); the
+    date-and-seconds part is formatted once per second."""
+    t = time.time() if now is None else now
+    second = int(t)
+    cached = _second
+    if cached[0] != second:
+        cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached[0] = second
+    return f"{cached[1]}.{int((t - second) * 1000):03d}+00:00"
 
 
 def user_of(principal: object) -> str | None:
@@ -179,7 +195,7 @@ class LogSink:
         if _LEVEL_NO.get(level, 0) < self.level_no:
             return
         out: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "time": utc_timestamp(),
             "level": level,
             "message": message,
             "logger": logger_name,
