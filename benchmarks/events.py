@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
+from erp_professional.config import EventsConfig  # noqa: E402
 from erp_professional.events import EventStore, NewEvent  # noqa: E402
 
 PG_URL = os.environ.get("ERP_PRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -206,6 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = 3 if args.quick else 5
     single_n = 1000 if args.quick else 2000
+    durable_n = 100 if args.quick else 200
     batch_n = 10 if args.quick else 20
     pg_single = 300 if args.quick else 600
     pg_each = 100 if args.quick else 200
@@ -232,7 +234,25 @@ def main() -> None:
             p2.append(es_batches(recorder, batch_n, 500))
             p3.append(es_read(recorder))
             recorder.datastore.close()
-        report("sqlite file, single-event appends", "/s", o1, p1)
+        report("sqlite file, single-event appends (ours synchronous=NORMAL)", "/s", o1, p1)
+        durable = EventsConfig(sqlite_synchronous="full")
+
+        def ours_full() -> float:
+            store = EventStore("sqlite:///" + fresh(0, "ours-full"), config=durable)
+            try:
+                return ours_single(store, durable_n)
+            finally:
+                store.close()
+
+        def peer_full() -> float:
+            recorder = es_sqlite(fresh(0, "es-full"))
+            try:
+                return es_single(recorder, durable_n)
+            finally:
+                recorder.datastore.close()
+
+        o0, p0 = paired(runs, ours_full, peer_full)
+        report("sqlite file, single-event appends (both synchronous=FULL)", "/s", o0, p0)
         report("sqlite file, 500-event batches", " events/s", o2, p2)
         report("sqlite file, read_all", " events/s", o3, p3)
 

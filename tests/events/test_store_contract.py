@@ -372,3 +372,16 @@ def test_correlation_defaults_to_the_request_id(store: EventStore) -> None:
     if close is not None:
         close()
     assert store.read_stream("req")[0].metadata.correlation_id == "req-abc-123"
+
+
+def test_sqlite_durability_setting(tmp_path: object) -> None:
+    from erp_professional.config import EventsConfig
+
+    url = f"sqlite:///{tmp_path}/durable.db"
+    for level, code in (("full", 2), ("normal", 1)):
+        store = EventStore(config=EventsConfig(url=url, sqlite_synchronous=level))  # type: ignore[arg-type]
+        assert store.backend._write.execute("PRAGMA synchronous").fetchone()[0] == code  # type: ignore[attr-defined]
+        store.append("s", [ev()])
+        store.close()
+    with pytest.raises(ValueError):
+        EventsConfig(url=url, sqlite_synchronous="off")  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -31,12 +32,20 @@ class EventsConfig(Section):
         default=500, ge=1, le=100_000, description="Events read per query by subscriptions."
     )
     notify: bool = Field(
-        default=True, description="PostgreSQL: send NOTIFY after each append to wake readers."
+        default=True, description="PostgreSQL: wake subscribers with a debounced NOTIFY."
     )
     busy_retry_seconds: float = Field(
         default=60.0,
         gt=0,
         description="SQLite: how long an append retries while another process writes.",
+    )
+
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description=(
+            "SQLite: 'normal' survives process crashes (a power loss may drop the last "
+            "commits); 'full' also survives power loss, at one fsync per append."
+        ),
     )
 
     @field_validator("url")

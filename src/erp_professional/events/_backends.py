@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
+from erp_professional.config import EventsConfig
 from erp_professional.connections import check_scheme
 
 from ._core import AuditQuery, Batch, check_prefix
@@ -17,10 +18,7 @@ from ._types import AppendResult, RecordedEvent
 SCHEMES = ("memory", "sqlite", "postgresql")
 
 
-class Options(Protocol):
-    table_prefix: str
-    notify: bool
-    busy_retry_seconds: float
+Options = EventsConfig
 
 
 def open_backend(url: str, options: Options) -> Backend:
@@ -30,7 +28,7 @@ def open_backend(url: str, options: Options) -> Backend:
     if parsed.kind == "memory":
         backend = MemoryBackend(url + "#" + prefix)
     elif parsed.kind == "sqlite":
-        backend = SQLiteBackend(url, prefix, options.busy_retry_seconds)
+        backend = SQLiteBackend(url, prefix, options.busy_retry_seconds, options.sqlite_synchronous)
     else:
         from ._postgres import PostgresBackend
 
@@ -170,7 +168,9 @@ async def open_async_backend(url: str, options: Options) -> AsyncBackend:
     if parsed.kind == "memory":
         inner: MemoryBackend | SQLiteBackend = MemoryBackend(url + "#" + prefix)
     else:
-        inner = await asyncio.to_thread(SQLiteBackend, url, prefix, options.busy_retry_seconds)
+        inner = await asyncio.to_thread(
+            SQLiteBackend, url, prefix, options.busy_retry_seconds, options.sqlite_synchronous
+        )
     backend = ThreadedBackend(inner)
     await backend.setup()
     return backend

@@ -97,13 +97,23 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class SQLiteBackend:
     """Events in one SQLite file; processes sharing the file see each other's commits."""
 
-    def __init__(self, url: str, prefix: str, busy_retry_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        busy_retry_seconds: float = 60.0,
+        synchronous: str = "normal",
+    ) -> None:
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
         self._url = url
         self._p = prefix
         self._path = sqlite_path(url)
         self.signal = _signal_for(self._path)
         self._busy_retry = busy_retry_seconds
         self._write = sqlite_connect(url)
+        if self._path != ":memory:":
+            self._write.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         self._read = self._write if self._path == ":memory:" else sqlite_connect(url)
         self._write_lock = threading.RLock()
         self._read_lock = self._write_lock if self._read is self._write else threading.Lock()
