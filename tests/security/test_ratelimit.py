@@ -335,3 +335,17 @@ def test_memory_concern_runs_synchronously_unless_it_must_wait() -> None:
     shared = RateLimitConcern(RateLimiter("redis://127.0.0.1:6379/9"), default="5/minute")
     assert shared.overrides("on_request_async")
     assert all(isinstance(c, RateLimitConcern) for c in (plain, slowed, shared))
+
+
+def test_asgi_fast_fields_equal_the_general_ones() -> None:
+    from erp_professional.security._throttle import _raw_fields, rate_headers
+
+    limiter = RateLimiter()
+    for spec in ("3/minute", "10/second", "1000/day"):
+        decision = limiter.hit(parse_limits(spec), "k", spec)
+        now = time.time()
+        general = [(k.lower().encode(), v.encode()) for k, v in rate_headers(decision, "all", now)]
+        fast = _raw_fields(decision.states[0])
+        assert [k for k, _ in fast] == [k for k, _ in general]
+        assert fast[:4] == general[:4]
+        assert fast[4][1].split(b";t=")[0] == general[4][1].split(b";t=")[0]

@@ -23,7 +23,15 @@ from ..web import (
     current_exchange,
     problem,
 )
-from ._ratelimit import AsyncRateLimiter, Decision, RateLimiter, parse_limits, policy_item
+from ._ratelimit import (
+    AsyncRateLimiter,
+    Decision,
+    LimitState,
+    RateLimiter,
+    parse_limits,
+    policy_item,
+    policy_name,
+)
 from ._routes import RouteSet, RouteTable
 from ._util import append_headers, count, log, safe_for_log
 
@@ -300,8 +308,38 @@ class RateLimitConcern(Concern):
 
     def on_response(self, exchange: Exchange, headers: ResponseHeaders) -> None:
         decision = exchange.state.get(STATE_KEY)
-        if isinstance(decision, Decision):
-            append_headers(exchange, headers, rate_headers(decision, self.header_mode))
+        if not isinstance(decision, Decision):
+            return
+        raw = getattr(headers, "raw", None)
+        if (
+            type(raw) is list
+            and exchange.kind == "asgi"
+            and len(decision.states) == 1
+            and self.header_mode == "all"
+        ):
+            raw.extend(_raw_fields(decision.states[0]))
+            return
+        append_headers(exchange, headers, rate_headers(decision, self.header_mode))
+
+
+@functools.lru_cache(maxsize=1024)
+def _static_fields(limit: RateLimitItem) -> tuple[bytes, bytes, bytes]:
+    name = policy_name(limit)
+    return str(limit.amount).encode(), policy_item(limit).encode(), f'"{name}";r='.encode()
+
+
+def _raw_fields(state: LimitState) -> list[tuple[bytes, bytes]]:
+    """The five fields of a one-limit decision, ready for an ASGI header list."""
+    amount, policy, prefix = _static_fields(state.limit)
+    remaining = str(state.remaining).encode()
+    reset_in = max(0, int(state.reset - time.time() + 0.999))
+    return [
+        (b"x-ratelimit-limit", amount),
+        (b"x-ratelimit-remaining", remaining),
+        (b"x-ratelimit-reset", str(int(state.reset)).encode()),
+        (b"ratelimit-policy", policy),
+        (b"ratelimit", prefix + remaining + b";t=" + str(reset_in).encode()),
+    ]
 
 
 class _InMemoryRateLimitConcern(RateLimitConcern):
