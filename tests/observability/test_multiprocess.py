@@ -172,3 +172,71 @@ def test_two_workers_report_correct_totals(server: tuple[str, Path, str]) -> Non
     for _ in range(6):
         text = get(f"{base}/_pro/metrics").decode()
         assert value(text, "http_server_request_duration_seconds_count", http_route=route) == sent
+
+
+def test_uvicorn_logs_come_out_as_json(tmp_path: Path) -> None:
+    (tmp_path / "log_app.py").write_text(
+        textwrap.dedent(
+            """
+            import logging
+
+            from starlette.applications import Starlette
+            from starlette.responses import JSONResponse
+            from starlette.routing import Route
+
+            from erp_professional import integrate
+
+
+            async def hello(request):
+                logging.getLogger("app.orders").warning("order %s is late", 7)
+                return JSONResponse({})
+
+
+            app = Starlette(routes=[Route("/hello", hello)])
+            pro = integrate(app, observability__logging__format="json")
+            """
+        )
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "log_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get(f"http://127.0.0.1:{port}/hello")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    by_logger = {line["logger"]: line for line in lines}
+    assert "uvicorn.error" in by_logger  # uvicorn's own lines, in our format
+    order = next(line for line in lines if line["logger"] == "app.orders")
+    assert order["message"] == "order 7 is late" and order["level"] == "WARNING"
+    assert len(order["request_id"]) == 32 and len(order["trace_id"]) == 32
+    access = [line for line in lines if line["logger"] == "erp_professional.access"]
+    assert [line["route"] for line in access] == ["/hello"]
+    assert access[0]["request_id"] == order["request_id"]
