@@ -88,3 +88,17 @@ def test_needs_a_persistent_store_and_pepper(
 def test_bad_duration_is_a_usage_error() -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args(["apikeys", "create", "--name", "x", "--expires-in", "soon"])
+
+
+def test_through_the_erp_pro_command(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from erp_professional import cli
+
+    monkeypatch.setattr(cli, "CAPABILITY_COMMANDS", ("erp_professional.security._cli",))
+    assert cli.main(["apikeys", "create", "--name", "svc", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert cli.main(["apikeys", "list"]) == 0
+    assert created["id"] in capsys.readouterr().out
+    assert cli.main(["apikeys", "revoke", created["id"]]) == 0
+    assert "revoked" in capsys.readouterr().out
