@@ -39,6 +39,14 @@ _SAFE = uuid.SafeUUID.unknown
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def uuid_from_bytes(raw: bytes) -> uuid.UUID:
+    """A UUID from its 16 stored bytes."""
+    value = object.__new__(uuid.UUID)
+    object.__setattr__(value, "int", int.from_bytes(raw))
+    object.__setattr__(value, "is_safe", _SAFE)
+    return value
+
+
 def uuid_from_text(text: str) -> uuid.UUID:
     """Parse a canonical UUID string (as stored) without the generic parser's overhead."""
     value = object.__new__(uuid.UUID)
@@ -296,7 +304,11 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
         data = row[5]
         out.append(
             RecordedEvent(
-                raw_id if isinstance(raw_id, uuid.UUID) else uuid_from_text(raw_id),
+                raw_id
+                if isinstance(raw_id, uuid.UUID)
+                else uuid_from_bytes(raw_id)
+                if isinstance(raw_id, bytes)
+                else uuid_from_text(raw_id),
                 row[1],
                 row[2],
                 row[3],

@@ -28,6 +28,7 @@ from ._core import (
     expectation_met,
     replayed,
     to_micros,
+    uuid_from_bytes,
 )
 from ._protocol import (
     BatchHandler,
@@ -58,7 +59,7 @@ def _schema(p: str) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS {p}events (
     position INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id BLOB NOT NULL UNIQUE,
     stream_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     type TEXT NOT NULL,
@@ -152,14 +153,14 @@ class SQLiteBackend:
     def _lookup(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, int, int]]:
         found: dict[uuid.UUID, tuple[str, int, int]] = {}
         for start in range(0, len(ids), 500):
-            chunk = [str(i) for i in ids[start : start + 500]]
+            chunk = [i.bytes for i in ids[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             sql = (
                 f"SELECT id, stream_id, version, position FROM {self._p}events "
                 f"WHERE id IN ({marks})"
             )
             for row in self._write.execute(sql, chunk):
-                found[uuid.UUID(row[0])] = (row[1], row[2], row[3])
+                found[uuid_from_bytes(row[0])] = (row[1], row[2], row[3])
         return found
 
     def append(self, batches: Sequence[Batch]) -> list[AppendResult]:
@@ -213,7 +214,7 @@ class SQLiteBackend:
                 rows.append(
                     (
                         position,
-                        str(e.id),
+                        e.id.bytes,
                         b.stream_id,
                         version,
                         e.type,
