@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from ..web import Concern, Exchange, Response, current_exchange, problem
 from ._routes import RouteTable
+from ._util import count
 
 __all__ = [
     "BodyGuard",
@@ -132,6 +133,12 @@ class BodyLimitsConcern(Concern):
         return self.limits
 
     def on_request(self, exchange: Exchange) -> Response | None:
+        rejection = self._check(exchange)
+        if rejection is not None:
+            count("body.rejected", status=rejection.status)
+        return rejection
+
+    def _check(self, exchange: Exchange) -> Response | None:
         limits = self.limits_for(exchange)
         headers = exchange.headers
         raw_length = headers.get("content-length")
@@ -306,6 +313,7 @@ class BodyGuard:
             for check_cap, check in checks:
                 rejection = check(data[:check_cap])
                 if rejection is not None:
+                    count("body.rejected", status=rejection.status)
                     await _send(rejection, send, exchange.method)
                     return
         await self.app(scope, _replay(messages, receive), send)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from ..web import Concern, Exchange, Response, ResponseHeaders, problem
-from ._util import add_vary
+from ._util import add_vary, count
 
 __all__ = ["CorsConcern"]
 
@@ -54,6 +54,12 @@ class CorsConcern(Concern):
     def on_request(self, exchange: Exchange) -> Response | None:
         if exchange.method != "OPTIONS":
             return None
+        response = self._preflight(exchange)
+        if response is not None and response.status == 403:
+            count("cors.rejected")
+        return response
+
+    def _preflight(self, exchange: Exchange) -> Response | None:
         headers = exchange.headers
         origin = headers.get("origin")
         requested = headers.get("access-control-request-method")
