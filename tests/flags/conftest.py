@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -14,14 +15,18 @@ PREFIX: dict[str, str] = {}
 
 @pytest.fixture
 def url(redis_url: str) -> Iterator[str]:
-    """The test Redis server, on a database of its own with a unique key prefix.
+    """The test Redis server with a unique key prefix per test.
 
-    The ``redis_url`` database is flushed before every test of every suite, including suites
-    running at the same time; these tests need their keys to outlive a few hundred
-    milliseconds, so they use the next database down and delete only their own keys.
+    These tests need their keys to outlive a few hundred milliseconds; a suite that runs at
+    the same time and flushes the ``redis_url`` database breaks that, so
+    ``ERP_PRO_TEST_FLAGS_REDIS_DB`` may name another database of the same server. Only this
+    test's own keys are deleted afterwards.
     """
-    base, _, db = redis_url.rpartition("/")
-    own = f"{base}/{max(int(db or 0) - 1, 0)}" if db.isdigit() else redis_url
+    own = redis_url
+    database = os.environ.get("ERP_PRO_TEST_FLAGS_REDIS_DB")
+    if database is not None:
+        base, _, _ = redis_url.rpartition("/")
+        own = f"{base}/{int(database)}"
     prefix = f"test-flags-{uuid.uuid4().hex}"
     PREFIX[own] = prefix
     yield own

@@ -139,6 +139,7 @@ class AsyncFeatureFlags:
         store = self._redis()
         if store is None:
             return await asyncio.to_thread(lambda: self.sync.kill(name, actor=actor, reason=reason))
+        await self._areload(store, raise_errors=True)  # the store's current definition
         before = self.sync.get_flag(name)
         if before is None:
             raise KeyError(f"flag {name!r} not found")
@@ -159,6 +160,7 @@ class AsyncFeatureFlags:
             return await asyncio.to_thread(
                 lambda: self.sync.apply_unleash_events(events, actor=actor)
             )
+        await self._areload(store, raise_errors=True)  # apply to the store's current flags
         current = self.sync._snapshot
         flags, segments, count = apply_events(current.definitions, current.segments, events)
         version = await store.areplace(flags, segments)

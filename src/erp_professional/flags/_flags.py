@@ -342,6 +342,7 @@ class FeatureFlags(StoreSync):
     def kill(self, name: str, *, actor: str | None = None, reason: str = "") -> Flag:
         """Kill switch: turn ``name`` off for everyone, whatever its rules say."""
         with self._lock:
+            self._reload(raise_errors=True)  # the store's current definition, not ours
             before = self._snapshot.definitions.get(name)
             if before is None:
                 raise KeyError(f"flag {name!r} not found")
@@ -359,6 +360,7 @@ class FeatureFlags(StoreSync):
     ) -> int:
         """Apply Unleash delta-API events in order, all or nothing; returns how many."""
         with self._lock:
+            self._reload(raise_errors=True)  # apply to the store's current flags
             current = self._snapshot
             flags, segments, count = apply_events(current.definitions, current.segments, events)
             version = self._store.replace(flags, segments)
