@@ -385,3 +385,24 @@ def test_sqlite_durability_setting(tmp_path: object) -> None:
         store.close()
     with pytest.raises(ValueError):
         EventsConfig(url=url, sqlite_synchronous="off")  # type: ignore[arg-type]
+
+
+def test_closing_a_subscription_ends_iteration(store: EventStore) -> None:
+    store.append("s", [ev(n=1)])
+    sub = store.subscribe(poll_interval=0.05)
+    got: list[int] = []
+
+    def consume() -> None:
+        for event in sub:
+            got.append(int(event.data["n"]))
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while not got and datetime.now(UTC) < deadline:
+        threading.Event().wait(0.02)
+    sub.close()
+    reader.join(10)
+    assert not reader.is_alive()
+    assert got == [1]
+    assert sub.get(timeout=0.1) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -40,6 +41,8 @@ class Subscription(Iterator[RecordedEvent]):
         self._buffer: deque[RecordedEvent] = deque()
         self._waiter: Waiter | None = None
         self._closed = False
+        self._busy = False
+        self._lock = threading.Lock()
 
     def _fill(self) -> bool:
         if self._waiter is None:
@@ -56,11 +59,22 @@ class Subscription(Iterator[RecordedEvent]):
         return False
 
     def get(self, timeout: float | None = None) -> RecordedEvent | None:
-        """The next event, or ``None`` if none arrived within ``timeout`` seconds."""
+        """The next event; ``None`` if none arrived within ``timeout`` seconds or once closed."""
+        with self._lock:
+            self._busy = True
+        try:
+            return self._get(timeout)
+        finally:
+            with self._lock:
+                self._busy = False
+                if self._closed:
+                    self._release()
+
+    def _get(self, timeout: float | None) -> RecordedEvent | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._buffer:
             if self._closed:
-                raise StopIteration
+                return None
             if self._fill():
                 break
             remaining = self._poll if deadline is None else deadline - time.monotonic()
@@ -74,19 +88,28 @@ class Subscription(Iterator[RecordedEvent]):
 
     def __next__(self) -> RecordedEvent:
         event = self.get(None)
-        assert event is not None
+        if event is None:  # closed
+            raise StopIteration
         return event
 
     def __iter__(self) -> Subscription:
         return self
 
     def close(self) -> None:
-        """Stop the subscription (iteration ends) and release its wake-up connection."""
-        self._closed = True
+        """Stop the subscription (iteration ends) and release its wake-up connection.
+
+        Safe from another thread: a blocked iteration returns within ``poll_interval``.
+        """
+        with self._lock:
+            self._closed = True
+            if not self._busy:
+                self._release()
+
+    def _release(self) -> None:
         self._buffer.clear()
         if self._waiter is not None:
-            self._waiter.close()
-            self._waiter = None
+            waiter, self._waiter = self._waiter, None
+            waiter.close()
 
     def __enter__(self) -> Subscription:
         return self
@@ -117,6 +140,7 @@ class AsyncSubscription(AsyncIterator[RecordedEvent]):
         self._buffer: deque[RecordedEvent] = deque()
         self._waiter: AsyncWaiter | None = None
         self._closed = False
+        self._busy = False
 
     async def _fill(self) -> bool:
         if self._waiter is None:
@@ -133,11 +157,19 @@ class AsyncSubscription(AsyncIterator[RecordedEvent]):
         return False
 
     async def get(self, timeout: float | None = None) -> RecordedEvent | None:  # noqa: ASYNC109
-        """The next event, or ``None`` if none arrived within ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """The next event; ``None`` if none arrived within ``timeout`` seconds or once closed."""
+        self._busy = True
+        try:
+            return await self._get(None if timeout is None else time.monotonic() + timeout)
+        finally:
+            self._busy = False
+            if self._closed:
+                await self._release()
+
+    async def _get(self, deadline: float | None) -> RecordedEvent | None:
         while not self._buffer:
             if self._closed:
-                raise StopAsyncIteration
+                return None
             if await self._fill():
                 break
             remaining = self._poll if deadline is None else deadline - time.monotonic()
@@ -151,19 +183,27 @@ class AsyncSubscription(AsyncIterator[RecordedEvent]):
 
     async def __anext__(self) -> RecordedEvent:
         event = await self.get(None)
-        assert event is not None
+        if event is None:  # closed
+            raise StopAsyncIteration
         return event
 
     def __aiter__(self) -> AsyncSubscription:
         return self
 
     async def aclose(self) -> None:
-        """Stop the subscription and release its wake-up connection."""
+        """Stop the subscription and release its wake-up connection.
+
+        Safe from another task: a waiting iteration returns within ``poll_interval``.
+        """
         self._closed = True
+        if not self._busy:
+            await self._release()
+
+    async def _release(self) -> None:
         self._buffer.clear()
         if self._waiter is not None:
-            await self._waiter.close()
-            self._waiter = None
+            waiter, self._waiter = self._waiter, None
+            await waiter.close()
 
     async def __aenter__(self) -> AsyncSubscription:
         return self
