@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._aggregate import Aggregate, applies
 from ._context import acting_as, current_actor, reset_actor, set_actor
 from ._projection import ProjectionHealth, ProjectionRunner
+from ._projection_async import AsyncProjectionRunner
 from ._protocol import Snapshot, StoreStats
 from ._registry import (
     EventRegistry,
@@ -38,6 +39,7 @@ __all__ = [
     "AggregateNotFound",
     "AppendResult",
     "AsyncEventStore",
+    "AsyncProjectionRunner",
     "AsyncRepository",
     "AsyncSubscription",
     "DuplicateEventId",

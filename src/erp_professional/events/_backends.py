@@ -11,7 +11,7 @@ from erp_professional.connections import check_scheme
 
 from ._core import AuditQuery, Batch, check_prefix
 from ._memory import MemoryBackend
-from ._protocol import Backend, BatchHandler, SignalWaiter, Snapshot, StoreStats
+from ._protocol import AsyncBatchHandler, Backend, Leader, SignalWaiter, Snapshot, StoreStats
 from ._sqlite import SQLiteBackend
 from ._types import AppendResult, RecordedEvent
 
@@ -35,6 +35,22 @@ def open_backend(url: str, options: Options) -> Backend:
         backend = PostgresBackend(url, prefix, notify=options.notify)
     backend.setup()
     return backend
+
+
+class AsyncLeader(Protocol):
+    async def try_acquire(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+class _ThreadLeader:
+    def __init__(self, inner: Leader) -> None:
+        self._inner = inner
+
+    async def try_acquire(self) -> bool:
+        return await asyncio.to_thread(self._inner.try_acquire)
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self._inner.release)
 
 
 class AsyncWaiter(Protocol):
@@ -68,9 +84,11 @@ class AsyncBackend(Protocol):
     async def delete_snapshots(self, stream_prefix: str | None) -> int: ...
     async def checkpoint(self, name: str) -> int: ...
     async def handle(
-        self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler
+        self, name: str, events: Sequence[RecordedEvent], handler: AsyncBatchHandler
     ) -> None: ...
     async def reset_checkpoint(self, name: str) -> None: ...
+    async def last_position(self) -> int: ...
+    def leader(self, name: str) -> AsyncLeader: ...
     async def close(self) -> None: ...
 
 
@@ -144,12 +162,25 @@ class ThreadedBackend:
         return await asyncio.to_thread(self._b.checkpoint, name)
 
     async def handle(
-        self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler
+        self, name: str, events: Sequence[RecordedEvent], handler: AsyncBatchHandler
     ) -> None:
-        await asyncio.to_thread(self._b.handle, name, events, handler)
+        # The transaction is held by a worker thread; the handler runs on this loop and
+        # the worker waits for it, so its writes commit (or roll back) with the checkpoint.
+        loop = asyncio.get_running_loop()
+
+        def in_transaction(batch: Sequence[RecordedEvent], tx: object) -> None:
+            asyncio.run_coroutine_threadsafe(handler(batch, tx), loop).result()
+
+        await asyncio.to_thread(self._b.handle, name, events, in_transaction)
 
     async def reset_checkpoint(self, name: str) -> None:
         await asyncio.to_thread(self._b.reset_checkpoint, name)
+
+    async def last_position(self) -> int:
+        return await asyncio.to_thread(self._b.last_position)
+
+    def leader(self, name: str) -> AsyncLeader:
+        return _ThreadLeader(self._b.leader(name))
 
     async def close(self) -> None:
         await asyncio.to_thread(self._b.close)

@@ -16,7 +16,7 @@ from . import _pg_plans as plans
 from ._core import AuditQuery, Batch, decode_rows
 from ._pg_notify import notifier
 from ._postgres import conninfo
-from ._protocol import BatchHandler, Snapshot, StoreStats
+from ._protocol import AsyncBatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
 
@@ -155,11 +155,11 @@ class AsyncPostgresBackend:
         return int(rows[0][0]) if rows else 0
 
     async def handle(
-        self, name: str, events: Sequence[RecordedEvent], handler: BatchHandler
+        self, name: str, events: Sequence[RecordedEvent], handler: AsyncBatchHandler
     ) -> None:
         pool = await async_postgres_pool(self._url)
         async with pool.connection() as conn, conn.transaction():
-            handler(events, conn)
+            await handler(events, conn)
             if events:
                 q = plans.save_checkpoint_query(self._p, name, events[-1].position)
                 await conn.execute(q.sql, q.params)
@@ -167,5 +167,41 @@ class AsyncPostgresBackend:
     async def reset_checkpoint(self, name: str) -> None:
         await self._fetch(plans.reset_checkpoint_query(self._p, name))
 
+    async def last_position(self) -> int:
+        return int((await self._fetch(plans.last_position_query(self._p)))[0][0])
+
+    def leader(self, name: str) -> AsyncPgLeader:
+        return AsyncPgLeader(self._url, self._p, name)
+
     async def close(self) -> None:
         return None
+
+
+class AsyncPgLeader:
+    """A session advisory lock on a dedicated async connection."""
+
+    def __init__(self, url: str, prefix: str, name: str) -> None:
+        self._url = url
+        self._p = prefix
+        self._name = name
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def try_acquire(self) -> bool:
+        if self._conn is not None and not self._conn.closed:
+            return True
+        conn = await psycopg.AsyncConnection.connect(conninfo(self._url), autocommit=True)
+        q = plans.lock_key(self._p, self._name)
+        row = await (await conn.execute(q.sql, q.params)).fetchone()
+        if row is None or not row[0]:
+            await conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            if not conn.closed:
+                q = plans.unlock_key(self._p, self._name)
+                await conn.execute(q.sql, q.params)
+                await conn.close()

@@ -27,6 +27,9 @@ Reset = Callable[[object], None]
 
 log = logging.getLogger("erp_professional.events")
 _RUNNERS: weakref.WeakSet[ProjectionRunner] = weakref.WeakSet()
+# Async runners cannot be queried from the (synchronous) metric callback: they report
+# the lag they measured last.
+ASYNC_LAGS: weakref.WeakKeyDictionary[object, tuple[str, int]] = weakref.WeakKeyDictionary()
 
 
 def _observe_lag(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
@@ -37,6 +40,8 @@ def _observe_lag(options: metrics.CallbackOptions) -> Iterable[metrics.Observati
             log.warning("projection %s: lag unavailable: %s", runner.name, exc)
             continue
         yield metrics.Observation(lag, {"projection": runner.name})
+    for name, lag in list(ASYNC_LAGS.values()):
+        yield metrics.Observation(lag, {"projection": name})
 
 
 _meter = metrics.get_meter("erp_professional.events")
@@ -46,7 +51,7 @@ _meter.create_observable_gauge(
     unit="{event}",
     description="Events stored but not yet processed by a projection",
 )
-_processed = _meter.create_counter(
+processed = _meter.create_counter(
     "erp_professional.events.projection.processed", unit="{event}", description="Events projected"
 )
 
@@ -122,8 +127,8 @@ class ProjectionRunner:
             backend.handle(self.name, events, self._handler)
         else:
             self._handler(events, None)
-            backend.handle(self.name, events, _nothing)
-        _processed.add(len(events), {"projection": self.name})
+            backend.handle(self.name, events, nothing)
+        processed.add(len(events), {"projection": self.name})
         return len(events)
 
     def run_once(self) -> int:
@@ -172,5 +177,5 @@ class ProjectionRunner:
             waiter.close()
 
 
-def _nothing(events: Sequence[RecordedEvent], tx: object) -> None:
+def nothing(events: Sequence[RecordedEvent], tx: object) -> None:
     return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._core import AuditQuery, Batch
 from ._types import AppendResult, JSONObject, RecordedEvent
@@ -36,6 +36,8 @@ class Snapshot:
 # A handler of a batch of events inside the projection's transaction. The second argument
 # is the backend's open connection (sqlite3.Connection, psycopg.Connection) or None.
 BatchHandler = Callable[[Sequence[RecordedEvent], object], None]
+# The async twin: the connection is a psycopg.AsyncConnection on PostgreSQL.
+AsyncBatchHandler = Callable[[Sequence[RecordedEvent], object], Coroutine[Any, Any, None]]
 
 
 class Waiter(Protocol):
