@@ -203,19 +203,41 @@ class SQLiteBackend:
             )
         position = conn.execute(f"SELECT COALESCE(MAX(position), 0) FROM {p}events").fetchone()[0]
         results = []
-        rows = []
+        full: list[tuple[object, ...]] = []
+        plain: list[tuple[object, ...]] = []  # default metadata: fewer values to bind
         for b in batches:
             version = current[b.stream_id]
             positions = []
+            stream_id = b.stream_id
             for e in b.events:
                 position += 1
                 version += 1
                 positions.append(position)
-                rows.append(
+                if (
+                    e.headers == "{}"
+                    and e.schema_version == 1
+                    and e.correlation_id is None
+                    and e.causation_id is None
+                    and e.actor is None
+                    and e.tenant is None
+                ):
+                    plain.append(
+                        (
+                            position,
+                            e.id.bytes,
+                            stream_id,
+                            version,
+                            e.type,
+                            e.data,
+                            e.recorded_micros,
+                        )
+                    )
+                    continue
+                full.append(
                     (
                         position,
                         e.id.bytes,
-                        b.stream_id,
+                        stream_id,
                         version,
                         e.type,
                         e.data,
@@ -230,11 +252,18 @@ class SQLiteBackend:
                 )
             results.append(AppendResult(b.stream_id, version, tuple(positions)))
         try:
-            conn.executemany(
-                f"INSERT INTO {p}events (position, {COLUMNS.replace('position, ', '')}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            if plain:
+                conn.executemany(
+                    f"INSERT INTO {p}events (position, id, stream_id, version, type, data, "
+                    "schema_version, headers, recorded_at) VALUES (?,?,?,?,?,?,1,'{}',?)",
+                    plain,
+                )
+            if full:
+                conn.executemany(
+                    f"INSERT INTO {p}events (position, {COLUMNS.replace('position, ', '')}) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    full,
+                )
         except sqlite3.IntegrityError as exc:
             self._replay_or_raise(batches, current, exc)
         return results
