@@ -406,3 +406,13 @@ def test_closing_a_subscription_ends_iteration(store: EventStore) -> None:
     assert not reader.is_alive()
     assert got == [1]
     assert sub.get(timeout=0.1) is None
+
+
+def test_a_batch_mixing_plain_and_annotated_events_keeps_its_order(store: EventStore) -> None:
+    events = [NewEvent("T", {"i": i}, {"actor": f"u{i}"} if i % 2 else None) for i in range(6)]
+    result = store.append("mixed", events)
+    stored = store.read_stream("mixed")
+    assert [e.data["i"] for e in stored] == list(range(6))
+    assert [e.metadata.actor for e in stored] == [None, "u1", None, "u3", None, "u5"]
+    assert [e.position for e in stored] == list(result.positions)
+    assert [e.id for e in stored] == [e.id for e in events]
