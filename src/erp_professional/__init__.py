@@ -13,6 +13,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .config import ProfessionalConfig
+    from .flags import AsyncFeatureFlags, FeatureFlags
     from .health import HealthRegistry
     from .hub import Professional, integrate
     from .resilience import (
@@ -29,10 +30,12 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "AsyncFeatureFlags": "erp_professional.flags",
     "BulkheadFullError": "erp_professional.resilience",
     "CallTimeoutError": "erp_professional.resilience",
     "CircuitBreaker": "erp_professional.resilience",
     "CircuitOpenError": "erp_professional.resilience",
+    "FeatureFlags": "erp_professional.flags",
     "HealthRegistry": "erp_professional.health",
     "Policy": "erp_professional.resilience",
     "Professional": "erp_professional.hub",
@@ -46,10 +49,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncFeatureFlags",
     "BulkheadFullError",
     "CallTimeoutError",
     "CircuitBreaker",
     "CircuitOpenError",
+    "FeatureFlags",
     "HealthRegistry",
     "Policy",
     "Professional",

@@ -30,3 +30,7 @@ def install_all(pro: Professional) -> None:
         from .health._install import install as _install_health
 
         _install_health(pro)
+    if pro.config.flags.enabled:
+        from .flags._install import install as _install_flags
+
+        _install_flags(pro)

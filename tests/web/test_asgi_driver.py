@@ -159,6 +159,30 @@ def test_app_without_lifespan_support_still_gets_toolkit_startup_and_shutdown() 
     assert events == ["start", "stop"]
 
 
+def test_app_ignoring_lifespan_still_gets_toolkit_startup() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await hello(scope, receive, send)
+
+    pro = integrate(app)
+    events: list[str] = []
+    pro.on_startup(lambda: events.append("start"))
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    got: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        got.append(message)
+
+    asyncio.run(pro({"type": "lifespan"}, receive, send))
+    assert [m["type"] for m in got] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert events == ["start"]
+    assert pro.closed
+
+
 def test_websocket_scope_passes_through_untouched() -> None:
     seen: dict[str, Any] = {}
 

@@ -144,7 +144,9 @@ class AsgiDriver:
         except Exception:
             if talked:
                 raise
-            # The app does not speak the lifespan protocol: speak it for the toolkit.
+        if not talked:
+            # The app does not speak the lifespan protocol (it raised or returned at once):
+            # speak it for the toolkit.
             await _own_lifespan(hooks, receive, send)
 
 
