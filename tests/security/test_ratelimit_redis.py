@@ -242,3 +242,32 @@ def test_hung_redis_times_out_into_the_policy(kind: str) -> None:
     limiter = concern.async_limiter if kind == "asgi" else concern.limiter  # type: ignore[attr-defined]
     # The second request, within the recheck interval, did not wait on Redis again.
     assert limiter.health.failures == 1
+
+
+def test_decorator_alone_uses_the_configured_storage(redis_url: str) -> None:
+    import flask
+
+    from erp_professional.security import rate_limit
+
+    app = flask.Flask("deco")
+
+    @app.post("/export")
+    @rate_limit("1/minute")
+    def export() -> str:
+        return "ok"
+
+    pro = integrate(app, security__rate_limit__storage_url=redis_url)
+    client = app.test_client()
+    try:
+        with client.post("/export") as first:
+            assert first.status_code == 200
+        with client.post("/export") as second:
+            assert second.status_code == 429
+            assert second.headers["X-RateLimit-Limit"] == "1"
+        with client.get("/") as other:
+            assert "X-RateLimit-Limit" not in other.headers  # no global limit configured
+    finally:
+        pro.shutdown()
+    import redis
+
+    assert redis.Redis.from_url(redis_url).keys("erp:ratelimit*fn:*export*")

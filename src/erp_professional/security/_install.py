@@ -85,8 +85,8 @@ def build_csrf(cfg: SecurityConfig) -> CsrfConcern:
 
 def build_rate_limit(cfg: SecurityConfig) -> RateLimitConcern | None:
     r = cfg.rate_limit
-    if r.default is None and not r.routes and r.slow_down.after is None:
-        return None
+    if not r.model_fields_set:
+        return None  # untouched: nothing to limit, decorators count in process memory
     options = {
         "strategy": r.strategy,
         "failure_policy": r.failure_policy,

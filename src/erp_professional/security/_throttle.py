@@ -217,9 +217,12 @@ class RateLimitConcern(Concern):
         self.exempt_clients = tuple(ipaddress.ip_network(n, strict=False) for n in exempt_clients)
         self.header_mode: HeaderMode = headers
         self.slow_down = slow_down
+        self.idle = self.default is None and not self.routes and slow_down is None
 
     # -- planning ----------------------------------------------------------------------
     def _plan(self, exchange: Exchange) -> tuple[RouteLimit | None, str] | None:
+        if self.idle:
+            return None  # only decorators limit: they use this concern's storage and key
         if self.exempt and self.exempt.matches(exchange):
             return None
         if self.exempt_clients and _client_in(self.exempt_clients, exchange.client):
