@@ -180,8 +180,31 @@ def line(figure: str, our: float, peer_name: str | None = None, peer: float | No
 
 def hook_figures(n: int) -> None:
     """The concerns' own hooks called directly on an exchange: their intrinsic cost."""
-    from erp_professional.web import Exchange, Pipeline
-    from erp_professional.web._headers import AsgiResponseHeaders
+    from erp_professional.web import Exchange, Pipeline, ResponseHeaders
+
+    class AsgiResponseHeaders(ResponseHeaders):
+        """Response headers held as the ASGI driver holds them: a list of byte pairs."""
+
+        def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+            self.raw = raw
+
+        def get(self, name: str, default: str | None = None) -> str | None:
+            key = name.lower().encode("latin-1")
+            return next((v.decode("latin-1") for k, v in self.raw if k == key), default)
+
+        def set(self, name: str, value: str) -> None:
+            self.remove(name)
+            self.add(name, value)
+
+        def add(self, name: str, value: str) -> None:
+            self.raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+
+        def remove(self, name: str) -> None:
+            key = name.lower().encode("latin-1")
+            self.raw[:] = [item for item in self.raw if item[0] != key]
+
+        def items(self) -> Any:
+            return ((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw)
 
     pipeline = Pipeline()
     post = scope("POST", [(b"origin", b"http://testserver")])
