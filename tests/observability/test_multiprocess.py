@@ -223,11 +223,12 @@ def test_uvicorn_logs_come_out_as_json(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                get(f"http://127.0.0.1:{port}/hello")
+                get(f"http://127.0.0.1:{port}/_pro/info")  # not in the access log
                 break
             except (urllib.error.URLError, ConnectionError):
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
+        get(f"http://127.0.0.1:{port}/hello")
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)

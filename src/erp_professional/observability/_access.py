@@ -36,6 +36,7 @@ class AccessLogConcern(Concern):
         redactor: Redactor | None = None,
     ) -> None:
         self.redactor = redactor or Redactor()
+        self._agents: dict[str, str] = {}
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be between 0 and 1")
         self.sample_rate = sample_rate
@@ -72,7 +73,14 @@ class AccessLogConcern(Concern):
         fields["duration_ms"] = duration_ms
         fields["bytes"] = exchange.bytes_sent
         fields["client"] = exchange.client
-        fields["user_agent"] = redact(agent) if agent is not None else None
+        if agent is not None:
+            clean = self._agents.get(agent)
+            if clean is None:
+                clean = redact(agent)
+                if len(self._agents) < 1024:  # user agents repeat: remember a few
+                    self._agents[agent] = clean
+            agent = clean
+        fields["user_agent"] = agent
         user = user_of(exchange.principal)
         if user is not None:
             fields["user"] = user

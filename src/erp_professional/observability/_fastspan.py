@@ -52,8 +52,8 @@ def _valid(value: object) -> bool:
     return False
 
 
-class ServerSpan(trace.Span):
-    """A recording span that turns into a ``ReadableSpan`` for the processors on ``end``."""
+class ServerSpan(trace.Span, ReadableSpan):
+    """A recording span that is its own ``ReadableSpan`` for the processors once ended."""
 
     def __init__(
         self,
@@ -66,8 +66,10 @@ class ServerSpan(trace.Span):
         resource: Resource,
     ) -> None:
         self._name = name
+        self._span_context = context
         self._context = context
         self._parent = parent
+        self._attrs = attributes
         self._attributes = attributes
         self._kind = kind
         self._processor = processor
@@ -77,13 +79,15 @@ class ServerSpan(trace.Span):
         self._status = Status(StatusCode.UNSET)
         self._start_time = time_ns()
         self._end_time: int | None = None
+        self._instrumentation_info = None
+        self._instrumentation_scope = SCOPE
 
     @property
     def name(self) -> str:
         return self._name
 
     def get_span_context(self) -> SpanContext:
-        return self._context
+        return self._span_context
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -94,7 +98,7 @@ class ServerSpan(trace.Span):
         if not key or not _valid(value):
             log.warning("invalid span attribute %r=%r dropped", key, value)
             return
-        self._attributes[key] = tuple(value) if isinstance(value, list) else value
+        self._attrs[key] = tuple(value) if isinstance(value, list) else value
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         for key, value in attributes.items():
@@ -150,25 +154,10 @@ class ServerSpan(trace.Span):
         if self._end_time is not None:
             return
         self._end_time = end_time or time_ns()
-        self._processor.on_end(
-            ReadableSpan(
-                name=self._name,
-                context=self._context,
-                parent=self._parent,
-                resource=self._resource,
-                attributes=self._attributes,
-                events=tuple(self._events),
-                links=tuple(self._links),
-                kind=self._kind,
-                status=self._status,
-                start_time=self._start_time,
-                end_time=self._end_time,
-                instrumentation_scope=SCOPE,
-            )
-        )
+        self._processor.on_end(self)
 
     def __repr__(self) -> str:
-        return f"ServerSpan({self._name!r}, trace_id={self._context.trace_id:032x})"
+        return f"ServerSpan({self._name!r}, trace_id={self._span_context.trace_id:032x})"
 
 
 _TRACE_ID_LIMIT = (1 << 64) - 1

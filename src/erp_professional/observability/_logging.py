@@ -57,6 +57,7 @@ _LEVEL_NO = {
 }
 
 
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 _second: list[Any] = [None, ""]
 
 
@@ -241,7 +242,7 @@ class LogSink:
     def render(self, out: dict[str, Any], exception: Any) -> str:
         """One output line (JSON or console) for the flat fields ``out``."""
         if self.format == "json":
-            return json.dumps(out, default=str, ensure_ascii=False) + "\n"
+            return _ENCODER.encode(out) + "\n"
         return self.console_line(out, exception)
 
     def json_line(self, record: dict[str, Any]) -> str:
