@@ -236,3 +236,35 @@ async def test_async_repository(target: Target) -> None:
         assert await repo.get("none") is None
         assert await repo.discard_snapshots() == 1
         assert (await repo.take_snapshot("9")).version == 5
+
+
+class Ledger(Aggregate):
+    snapshot_every = 2
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id)
+        self.balance = Decimal(0)
+        self.lines: list[str] = []
+
+    def add(self, amount: Decimal) -> None:
+        self.trigger(LineAdded(sku="x", amount=amount, quantity=1))
+
+    @applies(LineAdded)
+    def _added(self, event: LineAdded) -> None:
+        self.balance += event.amount
+        self.lines.append(str(event.amount))
+
+
+def test_default_snapshot_restores_attribute_types(store: EventStore) -> None:
+    repo = Repository(store, Ledger, registry=registry)
+    ledger = Ledger("1")
+    ledger.add(Decimal("1.25"))
+    ledger.add(Decimal("2.50"))
+    repo.save(ledger)
+    snapshot = store.load_snapshot("Ledger-1")
+    assert snapshot is not None and snapshot.state == {"balance": "3.75", "lines": ["1.25", "2.50"]}
+    loaded = repo.load("1")
+    assert loaded.balance == Decimal("3.75") and isinstance(loaded.balance, Decimal)
+    loaded.add(Decimal("1"))
+    repo.save(loaded)
+    assert repo.load("1").balance == Decimal("4.75")

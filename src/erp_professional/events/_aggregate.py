@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -100,6 +101,24 @@ class Aggregate:
         return result
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`snapshot_state` output (default: set the attributes)."""
+        """Restore from :meth:`snapshot_state` output (default: set the attributes).
+
+        A value is converted back to the type of the attribute's initial value (set by
+        ``__init__``), so ``Decimal``, ``datetime``, ``UUID`` and pydantic models survive
+        the JSON round trip.
+        """
         for key, value in state.items():
+            current = getattr(self, key, None)
+            if current is not None and value is not None and not isinstance(value, type(current)):
+                value = _adapter(type(current)).validate_python(value)
             setattr(self, key, value)
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
