@@ -416,3 +416,14 @@ def test_a_batch_mixing_plain_and_annotated_events_keeps_its_order(store: EventS
     assert [e.metadata.actor for e in stored] == [None, "u1", None, "u3", None, "u5"]
     assert [e.position for e in stored] == list(result.positions)
     assert [e.id for e in stored] == [e.id for e in events]
+
+
+def test_new_event_ids() -> None:
+    fixed = uuid.uuid4()
+    assert NewEvent("T", {}, None, None).id.version == 4  # type: ignore[arg-type]
+    assert NewEvent("T", {}, None, str(fixed)).id == fixed  # type: ignore[arg-type]
+    assert NewEvent("T").id != NewEvent("T").id
+    with pytest.raises(TypeError):
+        NewEvent("T", {}, None, 42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        NewEvent("T", {}, None, "not-a-uuid")  # type: ignore[arg-type]

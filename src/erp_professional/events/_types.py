@@ -133,7 +133,8 @@ class NewEvent:
     """An event to append: ``type``, JSON ``data``, optional metadata and UUID ``id``.
 
     The ``id`` makes appends idempotent: appending an id that is already stored returns
-    the original result instead of storing the event twice.
+    the original result instead of storing the event twice. ``id=None`` (or leaving it
+    out) draws a random one; a UUID string is accepted.
     """
 
     type: str
@@ -143,7 +144,9 @@ class NewEvent:
 
     def __post_init__(self) -> None:
         raw: object = self.id
-        if isinstance(raw, str):
+        if raw is None:
+            object.__setattr__(self, "id", new_event_id())
+        elif isinstance(raw, str):
             object.__setattr__(self, "id", uuid.UUID(raw))
         elif not isinstance(raw, uuid.UUID):
             raise TypeError(f"event id must be a UUID, got {raw!r}")
