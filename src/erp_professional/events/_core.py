@@ -88,6 +88,17 @@ def check_name(kind: str, value: object) -> str:
     return value
 
 
+def _check_meta_text(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) > MAX_NAME or "\x00" in value:
+        raise ValueError(f"metadata {name} must be text without NUL, at most {MAX_NAME} long")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"metadata {name} is not valid Unicode text: {value[:40]!r}") from None
+
+
 def check_expected(expected: object) -> Expected:
     if isinstance(expected, ExpectedVersion):
         return expected
@@ -127,9 +138,28 @@ def encode_data(data: object) -> str:
     plain = data if type(data) is dict else dict(data)
     _check_json(plain, "")
     try:
-        return _ENCODER.encode(plain)
+        text = _ENCODER.encode(plain)
     except ValueError as exc:
         raise ValueError(f"event data is not valid JSON: {exc}") from None
+    if "\\ud" in text or "\\uD" in text:
+        _check_unicode(plain)
+    return text
+
+
+def _check_unicode(value: object) -> None:
+    """Lone surrogates are not text: PostgreSQL would refuse them, so every backend does."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"event data holds invalid Unicode text: {value[:40]!r}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_unicode(item)
 
 
 class Prepared(NamedTuple):
@@ -189,10 +219,13 @@ def _prepare_event(event: NewEvent, ambient: Ambient, now: datetime, micros: int
         if not isinstance(meta, Mapping):
             raise TypeError("event metadata must be a Metadata or a mapping")
         meta = Metadata.from_mapping(meta)
+    if meta is not _EMPTY_META:
+        for field_name in ("correlation_id", "causation_id", "actor", "tenant"):
+            _check_meta_text(field_name, getattr(meta, field_name))
     if ambient.trace_id is not None and "trace_id" not in meta.headers:
-        headers = _ENCODER.encode({**meta.headers, "trace_id": ambient.trace_id})
+        headers = encode_data({**meta.headers, "trace_id": ambient.trace_id})
     elif meta.headers:
-        headers = _ENCODER.encode(dict(meta.headers))
+        headers = encode_data(dict(meta.headers))
     else:
         headers = "{}"
     return Prepared(
