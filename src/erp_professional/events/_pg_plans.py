@@ -140,9 +140,10 @@ def _append_statement(p: str, batch: Batch, version: int | None = None) -> Query
         "causation_id, actor, tenant, schema_version, headers, recorded_at) "
         "SELECT u.id, %(sid)s, s.version - %(n)s + u.ord, u.type, u.data::json, u.cid, "
         "u.caus, u.actor, u.tenant, u.sv, u.headers::json, u.at "
-        "FROM s, unnest(%(ids)s::uuid[], %(types)s::text[], %(data)s::text[], "
-        "%(cids)s::text[], %(causes)s::text[], %(actors)s::text[], %(tenants)s::text[], "
-        "%(svs)s::int4[], %(headers)s::text[], %(ats)s::timestamptz[]) WITH ORDINALITY "
+        # Arrays travel in binary (%b): psycopg's text array dumper escapes element by element.
+        "FROM s, unnest(%(ids)b::uuid[], %(types)b::text[], %(data)b::text[], "
+        "%(cids)b::text[], %(causes)b::text[], %(actors)b::text[], %(tenants)b::text[], "
+        "%(svs)b::int4[], %(headers)b::text[], %(ats)b::timestamptz[]) WITH ORDINALITY "
         "AS u(id, type, data, cid, caus, actor, tenant, sv, headers, at, ord) "
         "ORDER BY u.ord RETURNING position, version) "
     )
