@@ -241,3 +241,44 @@ def test_uvicorn_logs_come_out_as_json(tmp_path: Path) -> None:
     access = [line for line in lines if line["logger"] == "erp_professional.access"]
     assert [line["route"] for line in access] == ["/hello"]
     assert access[0]["request_id"] == order["request_id"]
+
+
+def test_gunicorn_logger_class_writes_json(tmp_path: Path) -> None:
+    (tmp_path / "g_app.py").write_text(WSGI_APP)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "ERP_PRO_OBSERVABILITY__LOGGING__FORMAT": "json",
+    }
+    process = subprocess.Popen(  # noqa: S603
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "g_app:app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--logger-class",
+            "erp_professional.observability.gunicorn.Logger",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get(f"http://127.0.0.1:{port}/_pro/info")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    text = err.decode()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    master = [line for line in lines if line["logger"] == "gunicorn.error"]
+    assert any("Starting gunicorn" in line["message"] for line in master), text[-2000:]
+    assert all(not line.startswith("[") for line in text.splitlines() if line.strip())
