@@ -251,7 +251,7 @@ def test_gunicorn_logger_class_writes_json(tmp_path: Path) -> None:
         "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
         "ERP_PRO_OBSERVABILITY__LOGGING__FORMAT": "json",
     }
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "g_app:app",
