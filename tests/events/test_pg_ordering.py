@@ -78,3 +78,20 @@ def test_unrelated_open_transactions_do_not_delay_readers(pg: tuple[str, str]) -
     other.rollback()
     other.close()
     store.close()
+
+
+def test_an_unverified_read_never_widens_later_reads(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    backend = store.backend
+    slow = open_append(url, prefix, "slow")  # position 1 in flight
+    store.append("fast", [NewEvent("Fast", {})])  # position 2
+    assert backend.read_all(1, None, None, None, 0.1) == ([], 1)
+    assert backend.read_all(0, 10, None, None, 0.1) == ([], 0)
+    slow.commit()
+    events, horizon = backend.read_all(0, 10, None, None, 0.1)
+    assert ([e.position for e in events], horizon) == ([1, 2], 2)
+    # Paging below a verified horizon needs no new one, and stays exact.
+    assert [e.position for e in backend.read_all(0, 1, None, None, 0.1)[0]] == [1]
+    slow.close()
+    store.close()

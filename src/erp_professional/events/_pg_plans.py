@@ -259,13 +259,13 @@ def append_plan(p: str, batches: Sequence[Batch]) -> Plan:
 def horizon_plan(p: str, after: int, wait: float) -> Plan:
     """The highest position up to which every event is final (see the module docstring).
 
-    Waits up to ``wait`` seconds for the writers in flight; if some are still open then,
-    nothing beyond ``after`` is final yet and ``after`` is returned.
+    Returns ``None`` when nothing beyond ``after`` was drawn, or when writers that may
+    hold such positions are still open after ``wait`` seconds.
     """
     rows = yield Query(f"SELECT last_value, is_called FROM {p}events_position")
     last = int(rows[0][0]) if rows[0][1] else 0
     if last <= after:
-        return last
+        return None
     # Writers that may hold positions <= last: transactions with an xid that hold a lock
     # on the streams table now (they took it before drawing positions, keep it to the end).
     rows = yield Query(
@@ -280,7 +280,7 @@ def horizon_plan(p: str, after: int, wait: float) -> Plan:
     waited = 0.0
     while pending:
         if waited >= wait:
-            return after
+            return None
         yield Sleep(delay)
         waited += delay
         delay = min(delay * 2, 0.05)
@@ -293,19 +293,16 @@ def horizon_plan(p: str, after: int, wait: float) -> Plan:
     return last
 
 
-def read_all_plan(
+def _range_query(
     p: str,
     after: int,
+    upto: int,
     limit: int | None,
     types: tuple[str, ...] | None,
     prefix: str | None,
-    wait: float = 5.0,
-) -> Plan:
-    horizon = yield from horizon_plan(p, after, wait)
-    if horizon <= after:
-        return [], horizon
+) -> Query:
     sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > %s AND position <= %s"
-    params: list[object] = [after, horizon]
+    params: list[object] = [after, upto]
     if types is not None:
         sql += " AND type = ANY(%s)"
         params.append(list(types))
@@ -316,8 +313,33 @@ def read_all_plan(
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)
-    rows = yield Query(sql, params)
-    return rows, horizon
+    return Query(sql, params)
+
+
+def read_all_plan(
+    p: str,
+    after: int,
+    limit: int | None,
+    types: tuple[str, ...] | None,
+    prefix: str | None,
+    wait: float = 5.0,
+    known_safe: int = 0,
+) -> Plan:
+    """Events after ``after`` up to a safe horizon; returns (rows, horizon, verified).
+
+    ``known_safe`` is a horizon verified earlier (final forever): a page that fills up
+    below it needs no new horizon, which keeps paging through history cheap. When no
+    horizon beyond ``after`` can be verified now, the result is ``([], after, False)``.
+    """
+    if limit is not None and known_safe > after:
+        rows = yield _range_query(p, after, known_safe, limit, types, prefix)
+        if len(rows) == limit:
+            return rows, known_safe, True
+    horizon = yield from horizon_plan(p, after, wait)
+    if horizon is None:
+        return [], after, False
+    rows = yield _range_query(p, after, horizon, limit, types, prefix)
+    return rows, horizon, True
 
 
 def read_stream_query(

@@ -73,6 +73,7 @@ class PostgresBackend:
     def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
         self._url = url
         self._p = prefix
+        self._safe = 0  # highest horizon found so far: positions up to it are final
         self._notifier = notifier(conninfo(url), f"{prefix}events") if notify else None
         self._pool = postgres_pool(url)
 
@@ -120,7 +121,10 @@ class PostgresBackend:
         prefix: str | None,
         wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
-        rows, horizon = self._run(plans.read_all_plan(self._p, after, limit, types, prefix, wait))
+        plan = plans.read_all_plan(self._p, after, limit, types, prefix, wait, self._safe)
+        rows, horizon, verified = self._run(plan)
+        if verified:
+            self._safe = max(self._safe, int(horizon))
         return decode_rows(rows), int(horizon)
 
     def audit(self, query: AuditQuery) -> list[RecordedEvent]:

@@ -71,6 +71,7 @@ class AsyncPostgresBackend:
     def __init__(self, url: str, prefix: str, notify: bool = True) -> None:
         self._url = url
         self._p = prefix
+        self._safe = 0  # highest horizon found so far: positions up to it are final
         self._notifier = notifier(conninfo(url), f"{prefix}events") if notify else None
 
     @asynccontextmanager
@@ -118,9 +119,10 @@ class AsyncPostgresBackend:
         prefix: str | None,
         wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
-        rows, horizon = await self._run(
-            plans.read_all_plan(self._p, after, limit, types, prefix, wait)
-        )
+        plan = plans.read_all_plan(self._p, after, limit, types, prefix, wait, self._safe)
+        rows, horizon, verified = await self._run(plan)
+        if verified:
+            self._safe = max(self._safe, int(horizon))
         return decode_rows(rows), int(horizon)
 
     async def audit(self, query: AuditQuery) -> list[RecordedEvent]:
