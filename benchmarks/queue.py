@@ -316,12 +316,16 @@ def drain_in_child(system: str, url: str, n: int) -> float:
 
 
 # -- driver -------------------------------------------------------------------------------
-def median_of(runs: int, url: str, measure: Callable[[], float]) -> float:
-    values = []
+def interleaved(runs: int, url: str, systems: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Median of each system, its runs interleaved with the others' so load drift is shared."""
+    values: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(runs):
-        flush(url)
-        values.append(measure())
-    return statistics.median(values)
+        for name, measure in systems.items():
+            flush(url)
+            value = measure()
+            if value:
+                values[name].append(value)
+    return {n: statistics.median(v) if v else float("nan") for n, v in values.items()}
 
 
 def report(figure: str, ours: float, peers: dict[str, float], unit: str = "jobs/s") -> None:
@@ -354,32 +358,36 @@ def main() -> None:
         flush=True,
     )
 
-    ours = median_of(runs, url, lambda: ours_sync_enqueue(url, n_one))
-    report(
-        "enqueue_one_sync",
-        ours,
+    sync = interleaved(
+        runs,
+        url,
         {
-            "rq": median_of(runs, url, lambda: rq_enqueue(url, n_one)),
-            "dramatiq": median_of(runs, url, lambda: dramatiq_enqueue(url, n_one)),
+            "ours": lambda: ours_sync_enqueue(url, n_one),
+            "rq": lambda: rq_enqueue(url, n_one),
+            "dramatiq": lambda: dramatiq_enqueue(url, n_one),
         },
     )
-    ours = median_of(runs, url, lambda: asyncio.run(ours_async_enqueue(url, n_one)))
-    report(
-        "enqueue_one_async",
-        ours,
+    report("enqueue_one_sync", sync.pop("ours"), sync)
+    asyncs = interleaved(
+        runs,
+        url,
         {
-            "arq": median_of(runs, url, lambda: asyncio.run(arq_enqueue(url, n_one))),
-            "saq": median_of(runs, url, lambda: asyncio.run(saq_enqueue(url, n_one))),
+            "ours": lambda: asyncio.run(ours_async_enqueue(url, n_one)),
+            "arq": lambda: asyncio.run(arq_enqueue(url, n_one)),
+            "saq": lambda: asyncio.run(saq_enqueue(url, n_one)),
         },
     )
-    ours = median_of(runs, url, lambda: ours_bulk(url, n_bulk))
-    report("enqueue_bulk", ours, {"rq": median_of(runs, url, lambda: rq_bulk(url, n_bulk))})
-    drains = {}
-    for system in DRAINS:
-        rates = [r for r in (drain_in_child(system, url, n_drain) for _ in range(runs)) if r]
-        drains[system] = statistics.median(rates) if rates else float("nan")
-    ours = drains.pop("ours")
-    report("drain", ours, drains)
+    report("enqueue_one_async", asyncs.pop("ours"), asyncs)
+    bulk = interleaved(
+        runs, url, {"ours": lambda: ours_bulk(url, n_bulk), "rq": lambda: rq_bulk(url, n_bulk)}
+    )
+    report("enqueue_bulk", bulk.pop("ours"), bulk)
+    drains = interleaved(
+        runs,
+        url,
+        {system: (lambda system=system: drain_in_child(system, url, n_drain)) for system in DRAINS},
+    )
+    report("drain", drains.pop("ours"), drains)
     flush(url)
 
 

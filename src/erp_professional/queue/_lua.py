@@ -9,11 +9,14 @@ from __future__ import annotations
 
 __all__ = ["SCRIPTS"]
 
-_PRELUDE = r"""
+_HEAD = r"""
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local function jk(id) return P .. 'job:' .. id end
 local function wake() redis.call('ZADD', P .. 'marker', 0, '0') end
+"""
+
+_WORKER = r"""
 local function to_wait(id, key)
   redis.call('HSET', key, 'status', 'waiting')
   redis.call('ZADD', P .. 'wait', redis.call('HGET', key, 'score'), id)
@@ -101,6 +104,9 @@ local function fetch()
   if #a > 0 and (wake_at < 0 or tonumber(a[2]) < wake_at) then wake_at = tonumber(a[2]) end
   return {#reclaimed, wake_at, jobs}
 end
+"""
+
+_ENQUEUE = r"""
 local function enqueue_one(id, dedup, dedup_ttl, run_at, prio, data)
   local key = jk(id)
   if dedup ~= '' then
@@ -142,6 +148,7 @@ local function enqueue_many(i, count)
   return out
 end
 """
+
 
 _BODIES = {
     # ARGV 3: count, then per job: id, dedup, dedup_ttl (ms), run_at (ms), priority, data
@@ -312,4 +319,10 @@ return 1
 """,
 }
 
-SCRIPTS: dict[str, str] = {name: _PRELUDE + body for name, body in _BODIES.items()}
+_NEEDS_ENQUEUE = {"enqueue", "claim_schedule"}
+
+# Each script carries only the helpers it uses: Lua defines them on every call.
+SCRIPTS: dict[str, str] = {
+    name: _HEAD + (_ENQUEUE if name in _NEEDS_ENQUEUE else _WORKER) + body
+    for name, body in _BODIES.items()
+}
