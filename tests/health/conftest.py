@@ -16,6 +16,7 @@ from erp_professional.health import HealthRegistry
 # Checks that need nothing outside the process, so endpoint tests see only what they add.
 QUIET = {
     "security__enabled": False,
+    "flags__enabled": False,
     "health__memory": False,
     "health__event_loop_lag": False,
     "health__breakers": False,
