@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from .flags import AsyncFeatureFlags, FeatureFlags
     from .health import HealthRegistry
     from .hub import Professional, integrate
+    from .observability import (
+        capture_exception,
+        capture_message,
+        logger,
+        metrics,
+        span,
+        traced,
+    )
     from .resilience import (
         BulkheadFullError,
         CallTimeoutError,
@@ -41,11 +49,17 @@ _EXPORTS: dict[str, str] = {
     "Professional": "erp_professional.hub",
     "ProfessionalConfig": "erp_professional.config",
     "bulkhead": "erp_professional.resilience",
+    "capture_exception": "erp_professional.observability",
+    "capture_message": "erp_professional.observability",
     "circuit_breaker": "erp_professional.resilience",
     "fallback": "erp_professional.resilience",
     "integrate": "erp_professional.hub",
+    "logger": "erp_professional.observability",
+    "metrics": "erp_professional.observability",
     "retry": "erp_professional.resilience",
+    "span": "erp_professional.observability",
     "timeout": "erp_professional.resilience",
+    "traced": "erp_professional.observability",
 }
 
 __all__ = [
@@ -61,11 +75,17 @@ __all__ = [
     "ProfessionalConfig",
     "__version__",
     "bulkhead",
+    "capture_exception",
+    "capture_message",
     "circuit_breaker",
     "fallback",
     "integrate",
+    "logger",
+    "metrics",
     "retry",
+    "span",
     "timeout",
+    "traced",
 ]
 
 
