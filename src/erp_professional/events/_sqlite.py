@@ -13,11 +13,6 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from erp_professional.connections import sqlite_connect, sqlite_path
 
 from ._core import (
@@ -40,6 +35,7 @@ from ._protocol import (
     StoreStats,
     local_lock,
 )
+from ._sqlite_support import HAVE_FLOCK, FileLeader, schema
 from ._types import AppendResult, RecordedEvent, WrongExpectedVersion
 
 _SIGNALS: dict[str, Signal] = {}
@@ -53,41 +49,6 @@ def _signal_for(path: str) -> Signal:
         if signal is None:
             signal = _SIGNALS[key] = Signal()
         return signal
-
-
-def _schema(p: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS {p}events (
-    position INTEGER PRIMARY KEY,
-    id BLOB NOT NULL UNIQUE,
-    stream_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    correlation_id TEXT,
-    causation_id TEXT,
-    actor TEXT,
-    tenant TEXT,
-    schema_version INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    UNIQUE (stream_id, version)
-);
-CREATE INDEX IF NOT EXISTS {p}events_correlation ON {p}events (correlation_id)
-    WHERE correlation_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS {p}events_actor ON {p}events (actor) WHERE actor IS NOT NULL;
-CREATE TABLE IF NOT EXISTS {p}snapshots (
-    stream_id TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    schema_version INTEGER NOT NULL,
-    state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}checkpoints (
-    name TEXT PRIMARY KEY,
-    position INTEGER NOT NULL
-);
-"""
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -141,7 +102,7 @@ class SQLiteBackend:
         with self._write_lock:
             self._begin()
             try:
-                for statement in _schema(self._p).split(";"):
+                for statement in schema(self._p).split(";"):
                     if statement.strip():
                         self._write.execute(statement)
                 self._write.execute("COMMIT")
@@ -467,7 +428,7 @@ class SQLiteBackend:
 
     def leader(self, name: str) -> Leader:
         key = f"{self._path}:{self._p}:{name}"
-        if self._path == ":memory:" or fcntl is None:
+        if self._path == ":memory:" or not HAVE_FLOCK:
             return LocalLeader(local_lock(key))
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return FileLeader(f"{self._path}.{digest}.lock")
@@ -483,29 +444,3 @@ class _Retry(Exception):
     def __init__(self, results: list[AppendResult]) -> None:
         super().__init__("idempotent retry")
         self.results = results
-
-
-class FileLeader:
-    """A :class:`Leader` across processes: an exclusive ``flock`` on a file beside the DB."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
