@@ -427,3 +427,20 @@ def test_new_event_ids() -> None:
         NewEvent("T", {}, None, 42)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         NewEvent("T", {}, None, "not-a-uuid")  # type: ignore[arg-type]
+
+
+def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from erp_professional.connections import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(MissingDependencyError, match=r"erp-professional\[postgres\]"):
+        EventStore("postgresql://postgres@127.0.0.1:5432/none")
+
+
+def test_unsupported_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="does not support"):
+        EventStore("redis://127.0.0.1:6379/0")
+    with pytest.raises(ValueError):
+        EventStore("nonsense")

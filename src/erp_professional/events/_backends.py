@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from erp_professional.config import EventsConfig
-from erp_professional.connections import check_scheme
+from erp_professional.connections import MissingDependencyError, check_scheme
 
 from ._core import AuditQuery, Batch, check_prefix
 from ._memory import MemoryBackend
@@ -21,6 +21,15 @@ SCHEMES = ("memory", "sqlite", "postgresql")
 Options = EventsConfig
 
 
+def require_psycopg() -> None:
+    """Fail with the extra to install when psycopg is missing."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("psycopg", "postgres", "postgresql:// event stores") from None
+
+
 def open_backend(url: str, options: Options) -> Backend:
     parsed = check_scheme(url, SCHEMES, "EventStore")
     prefix = check_prefix(options.table_prefix)
@@ -30,6 +39,7 @@ def open_backend(url: str, options: Options) -> Backend:
     elif parsed.kind == "sqlite":
         backend = SQLiteBackend(url, prefix, options.busy_retry_seconds, options.sqlite_synchronous)
     else:
+        require_psycopg()
         from ._postgres import PostgresBackend
 
         backend = PostgresBackend(url, prefix, notify=options.notify)
@@ -191,6 +201,7 @@ async def open_async_backend(url: str, options: Options) -> AsyncBackend:
     prefix = check_prefix(options.table_prefix)
     backend: AsyncBackend
     if parsed.kind == "postgresql":
+        require_psycopg()
         from ._postgres_async import AsyncPostgresBackend
 
         backend = AsyncPostgresBackend(url, prefix, notify=options.notify)

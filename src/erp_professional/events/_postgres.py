@@ -6,23 +6,17 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from erp_professional.connections import MissingDependencyError, postgres_pool
+import psycopg
+
+from erp_professional.connections import postgres_pool
 
 from . import _pg_plans as plans
 from ._core import AuditQuery, Batch, decode_rows
 from ._pg_notify import notifier
 from ._protocol import BatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
-
-if TYPE_CHECKING:
-    import psycopg
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - depends on the installed extras
-    raise MissingDependencyError("psycopg", "postgres", "postgresql:// event stores") from None
 
 
 def conninfo(url: str) -> str:
