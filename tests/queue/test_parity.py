@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erp_professional.queue._backend import FetchSpec, Retention
+from erp_professional.queue._backend import FetchSpec, Outcome, Retention
 from erp_professional.queue._memory import AsyncMemoryBackend, MemoryBackend
 from erp_professional.queue._model import NewJob
 from erp_professional.queue._redis import AsyncRedisBackend
@@ -105,6 +105,16 @@ async def play(backend, script) -> list[object]:
             job_id = ids[op[1] % len(ids)]
             method = backend.abort if op[2] else backend.cancel
             log.append((kind, await method(job_id, now, RETENTION.keep_done)))
+        elif kind == "report" and held:
+            batch, held = held[: op[1]], held[op[1] :]
+            outcomes = [
+                Outcome("complete" if n % 2 else "retry", job_id, token, "2", now + 30, "E")
+                for n, (job_id, token) in enumerate(batch)
+            ]
+            oks, fetched = await backend.report(outcomes, now, RETENTION, spec)
+            log.append((kind, oks, [j.id for j in fetched.jobs]))
+            held += [(j.id, j.token) for j in fetched.jobs]
+            spent += batch
         elif kind == "retry_dead":
             log.append((kind, await backend.retry_dead(None, now)))
         elif kind == "purge_dead":

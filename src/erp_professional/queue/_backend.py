@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ._model import Fetched, HeartbeatReply, JobInfo, NewJob, QueueStats
 
-__all__ = ["AsyncBackend", "Backend", "FetchSpec", "Retention", "ScheduleRow"]
+__all__ = ["AsyncBackend", "Backend", "FetchSpec", "Outcome", "Retention", "ScheduleRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,20 @@ class FetchSpec:
     lease_ms: int
     max_stalls: int
     keep_failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one run ended: ``complete`` (with a JSON result), ``retry`` (at ``retry_at_ms``),
+    ``dead`` or ``aborted`` (with the error and traceback)."""
+
+    kind: str
+    job_id: str
+    token: str
+    result: str = "null"
+    retry_at_ms: int = 0
+    error: str = ""
+    traceback: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +113,9 @@ class AsyncBackend(Protocol):
         retention: Retention,
         spec: FetchSpec,
     ) -> tuple[bool, Fetched]: ...
+    async def report(
+        self, outcomes: Sequence[Outcome], now_ms: int, retention: Retention, spec: FetchSpec
+    ) -> tuple[list[bool], Fetched]: ...
     async def release(self, job_id: str, token: str, now_ms: int) -> bool: ...
     async def heartbeat(
         self, leases: Sequence[tuple[str, str]], now_ms: int, lease_ms: int

@@ -53,6 +53,37 @@ local function owned(id, token)
   if v[1] == 'active' and v[2] == token then return key end
   return nil
 end
+local function do_complete(id, token, result, keep_done, ttl)
+  local key = owned(id, token)
+  if not key then return 0 end
+  redis.call('ZREM', P .. 'active', id)
+  redis.call('HSET', key, 'result', result)
+  finish(id, key, 'completed', keep_done)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  return 1
+end
+local function do_fail(id, token, outcome, retry_at, err, tb, keep_done)
+  local key = owned(id, token)
+  if not key then return 0 end
+  redis.call('ZREM', P .. 'active', id)
+  redis.call('HSET', key, 'error', err, 'traceback', tb, 'token', '')
+  if outcome == 'aborted' then
+    finish(id, key, 'aborted', keep_done)
+  else
+    redis.call('HINCRBY', key, 'failures', 1)
+    if outcome == 'dead' then
+      finish(id, key, 'failed', tonumber(ARGV[7]))
+    elseif retry_at > NOW then
+      redis.call('HSET', key, 'status', 'delayed')
+      redis.call('ZADD', P .. 'delay', retry_at, id)
+      wake()
+    else
+      to_wait(id, key)
+      wake()
+    end
+  end
+  return 1
+end
 local function fetch()
   local n = tonumber(ARGV[3])
   if n <= 0 then return {0, -1, {}} end
@@ -155,45 +186,27 @@ _BODIES = {
     "enqueue": "return enqueue_many(4, tonumber(ARGV[3]))",
     "fetch": "return fetch()",
     "complete": r"""
-local id, token, result = ARGV[8], ARGV[9], ARGV[10]
-local keep_done, ttl = tonumber(ARGV[11]), tonumber(ARGV[12])
-local key = owned(id, token)
-local ok = 0
-if key then
-  ok = 1
-  redis.call('ZREM', P .. 'active', id)
-  redis.call('HSET', key, 'result', result)
-  finish(id, key, 'completed', keep_done)
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-end
+local ok = do_complete(ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12]))
 return {ok, fetch()}
 """,
     "fail": r"""
-local id, token, outcome, retry_at = ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
-local err, tb, keep_done = ARGV[12], ARGV[13], tonumber(ARGV[14])
-local key = owned(id, token)
-local ok = 0
-if key then
-  ok = 1
-  redis.call('ZREM', P .. 'active', id)
-  redis.call('HSET', key, 'error', err, 'traceback', tb, 'token', '')
-  if outcome == 'aborted' then
-    finish(id, key, 'aborted', keep_done)
+local ok = do_fail(ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12], ARGV[13],
+  tonumber(ARGV[14]))
+return {ok, fetch()}
+""",
+    # ARGV 8 jobs kept, 9 result ttl, 10 count, then per outcome: kind, id, token, result,
+    # retry_at, error, traceback (kind: complete, retry, dead or aborted)
+    "report": r"""
+local keep_done, ttl, oks = tonumber(ARGV[8]), tonumber(ARGV[9]), {}
+for i = 11, 10 + tonumber(ARGV[10]) * 7, 7 do
+  if ARGV[i] == 'complete' then
+    oks[#oks + 1] = do_complete(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], keep_done, ttl)
   else
-    redis.call('HINCRBY', key, 'failures', 1)
-    if outcome == 'dead' then
-      finish(id, key, 'failed', tonumber(ARGV[7]))
-    elseif retry_at > NOW then
-      redis.call('HSET', key, 'status', 'delayed')
-      redis.call('ZADD', P .. 'delay', retry_at, id)
-      wake()
-    else
-      to_wait(id, key)
-      wake()
-    end
+    oks[#oks + 1] = do_fail(ARGV[i + 1], ARGV[i + 2], ARGV[i], tonumber(ARGV[i + 4]),
+      ARGV[i + 5], ARGV[i + 6], keep_done)
   end
 end
-return {ok, fetch()}
+return {oks, fetch()}
 """,
     "release": r"""
 local key = owned(ARGV[8], ARGV[9])

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from ._backend import FetchSpec, Retention, ScheduleRow
+from ._backend import FetchSpec, Outcome, Retention, ScheduleRow
 from ._model import (
     Clock,
     Fetched,
@@ -359,6 +359,32 @@ class MemoryBackend:
         self._notify()
         return row is not None, fetched
 
+    def report(
+        self, outcomes: Sequence[Outcome], now_ms: int, retention: Retention, spec: FetchSpec
+    ) -> tuple[list[bool], Fetched]:
+        """Apply several outcomes and fetch in one atomic step (as the Redis script does)."""
+        none = FetchSpec(spec.worker, 0, spec.lease_ms, spec.max_stalls, spec.keep_failed)
+        oks: list[bool] = []
+        with self._lock:
+            for o in outcomes:
+                if o.kind == "complete":
+                    ok, _ = self.complete(o.job_id, o.token, o.result, now_ms, retention, none)
+                else:
+                    ok, _ = self.fail(
+                        o.job_id,
+                        o.token,
+                        now_ms,
+                        o.kind,
+                        o.retry_at_ms,
+                        o.error,
+                        o.traceback,
+                        retention,
+                        none,
+                    )
+                oks.append(ok)
+            fetched = self.fetch(spec, now_ms) if spec.n > 0 else Fetched([])
+        return oks, fetched
+
     def release(self, job_id: str, token: str, now_ms: int) -> bool:
         with self._lock:
             row = self._owned(job_id, token)
@@ -488,6 +514,11 @@ class AsyncMemoryBackend:
         return self.store.fail(
             job_id, token, now_ms, outcome, retry_at_ms, error, traceback, retention, spec
         )
+
+    async def report(
+        self, outcomes: Sequence[Outcome], now_ms: int, retention: Retention, spec: FetchSpec
+    ) -> tuple[list[bool], Fetched]:
+        return self.store.report(outcomes, now_ms, retention, spec)
 
     async def release(self, job_id: str, token: str, now_ms: int) -> bool:
         return self.store.release(job_id, token, now_ms)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._backend import FetchSpec, Retention, ScheduleRow
+from ._backend import FetchSpec, Outcome, Retention, ScheduleRow
 from ._lua import SCRIPTS
 from ._model import Fetched, HeartbeatReply, JobInfo, NewJob, QueueStats, decode_job, encode_new_job
 
@@ -293,6 +293,20 @@ class AsyncRedisBackend:
         )
         reply = await self._run("fail", args)
         return int(reply[0]) == 1, _fetched(reply[1])
+
+    async def report(
+        self, outcomes: Sequence[Outcome], now_ms: int, retention: Retention, spec: FetchSpec
+    ) -> tuple[list[bool], Fetched]:
+        args: _Args = [
+            *self.calls.base(now_ms, spec),
+            retention.keep_done,
+            retention.result_ttl_ms,
+            len(outcomes),
+        ]
+        for o in outcomes:
+            args += [o.kind, o.job_id, o.token, o.result, o.retry_at_ms, o.error, o.traceback]
+        reply = await self._run("report", args)
+        return [int(ok) == 1 for ok in reply[0]], _fetched(reply[1])
 
     async def release(self, job_id: str, token: str, now_ms: int) -> bool:
         return bool(await self._run("release", [*self.calls.base(now_ms), job_id, token]))

@@ -20,7 +20,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from ._backend import AsyncBackend, FetchSpec
+from ._backend import AsyncBackend, FetchSpec, Outcome
 from ._context import JobContext, reset_current, set_current
 from ._cron import Schedule, due_fires
 from ._errors import JobAborted, JobTimeout, UnknownTask
@@ -93,6 +93,9 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._fetcher: asyncio.Task[None] | None = None
         self._slot = asyncio.Event()
+        self._outbox: list[tuple[_Running, Outcome]] = []
+        self._outbox_ready = asyncio.Event()
+        self._outbox_idle = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
         self._started = False
@@ -112,6 +115,7 @@ class Worker:
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="erp-job")
         self._fetcher = asyncio.create_task(self._fetch_loop(), name="erp-queue-fetch")
         self._tasks = [
+            asyncio.create_task(self._reporter_loop(), name="erp-queue-report"),
             asyncio.create_task(self._heartbeat_loop(), name="erp-queue-heartbeat"),
             asyncio.create_task(self._stats_loop(), name="erp-queue-stats"),
         ]
@@ -142,6 +146,12 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        while self._running:  # outcomes of finished jobs still on their way
+            self._outbox_idle.clear()
+            try:
+                await asyncio.wait_for(self._outbox_idle.wait(), self.lease_time + 1)
+            except TimeoutError:
+                break
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -237,6 +247,11 @@ class Worker:
         for info in fetched.jobs:
             assert self._backend is not None
             assert self._loop is not None
+            if self._stopping:  # taken while shutting down: hand it straight back
+                running = _Running(info, JobContext(info, self._backend, self._loop))
+                self._running[info.id] = running
+                running.runner = asyncio.create_task(self._release(running))
+                continue
             running = _Running(info, JobContext(info, self._backend, self._loop))
             self._running[info.id] = running
             running.runner = asyncio.create_task(self._run(running), name=f"erp-job-{info.id}")
@@ -264,7 +279,7 @@ class Worker:
             self._metrics.duration.record(
                 time.perf_counter() - started, {"queue": self.queue.name, "task": info.task}
             )
-        await self._report(running, outcome)
+        self._report(running, outcome)
 
     def _cancelled_by_stop(self) -> bool:
         task = asyncio.current_task()
@@ -313,62 +328,78 @@ class Worker:
         finally:
             self._forget(running)
 
-    async def _report(self, running: _Running, outcome: tuple[str, Any]) -> None:
-        assert self._backend is not None
+    def _report(self, running: _Running, outcome: tuple[str, Any]) -> None:
+        """Queue an outcome; the reporter sends all queued outcomes in one round trip."""
         info, (kind, value) = running.info, outcome
-        labels = {"queue": self.queue.name, "task": info.task}
+        now = self._core.now_ms()
+        if kind == "complete":
+            self._outbox.append((running, Outcome("complete", info.id, info.token, value)))
+        else:
+            fail_kind, retry_at, error, tb = self._failure(info, kind, value, now)
+            self._outbox.append(
+                (running, Outcome(fail_kind, info.id, info.token, "null", retry_at, error, tb))
+            )
+        self._outbox_ready.set()
+
+    async def _reporter_loop(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            batch, self._outbox = self._outbox, []
+            if batch:
+                await self._send(batch)
+                self._outbox_idle.set()
+
+    async def _send(self, batch: list[tuple[_Running, Outcome]]) -> None:
+        assert self._backend is not None
         deadline = time.monotonic() + self.lease_time
         pause = 0.05
+        outcomes = [outcome for _, outcome in batch]
         while True:
-            spec = self._spec(0 if self._stopping else 1)
-            now = self._core.now_ms()
+            spec = self._spec(0 if self._stopping else len(batch))
             try:
-                if kind == "complete":
-                    ok, fetched = await self._backend.complete(
-                        info.id, info.token, value, now, self._retention, spec
-                    )
-                else:
-                    fail_kind, retry_at, error, tb = self._failure(info, kind, value, now)
-                    ok, fetched = await self._backend.fail(
-                        info.id,
-                        info.token,
-                        now,
-                        fail_kind,
-                        retry_at,
-                        error,
-                        tb,
-                        self._retention,
-                        spec,
-                    )
+                oks, fetched = await self._backend.report(
+                    outcomes, self._core.now_ms(), self._retention, spec
+                )
                 break
             except Exception:
                 if time.monotonic() >= deadline:
                     log.error(
-                        "job %s (%s): could not report its outcome; another worker will "
-                        "run it again after its lease expires",
-                        info.id,
-                        info.task,
+                        "could not report %d outcome(s) (%s); those jobs run again after "
+                        "their leases expire",
+                        len(batch),
+                        ", ".join(o.job_id for o in outcomes),
                         exc_info=True,
                     )
-                    self._forget(running)
+                    for running, _ in batch:
+                        self._forget(running)
                     return
+                log.warning("reporting outcomes failed; retrying in %.2f s", pause)
                 await asyncio.sleep(pause * (1 + self._rng.random()))
                 pause = min(pause * 2, 2.0)
-        self._forget(running)
+        for (running, outcome), ok in zip(batch, oks, strict=True):
+            self._forget(running)
+            self._account(running.info, outcome, ok)
+        self._dispatch(fetched)
+
+    def _account(self, info: JobInfo, outcome: Outcome, ok: bool) -> None:
+        labels = {"queue": self.queue.name, "task": info.task}
+        extra = {"job_id": info.id, "task": info.task}
         if not ok:
             log.warning(
                 "job %s (%s): outcome rejected, its lease was lost (another worker has it)",
                 info.id,
                 info.task,
+                extra=extra,
             )
-        elif kind == "complete":
+        elif outcome.kind == "complete":
             self.counts["processed"] += 1
             self._metrics.processed.add(1, labels)
-            log.debug("job %s (%s) completed", info.id, info.task)
-        elif kind == "aborted":
+            log.debug("job %s (%s) completed", info.id, info.task, extra=extra)
+        elif outcome.kind == "aborted":
             self.counts["aborted"] += 1
-            log.info("job %s (%s) aborted", info.id, info.task)
-        elif fail_kind == "retry":
+            log.info("job %s (%s) aborted", info.id, info.task, extra=extra)
+        elif outcome.kind == "retry":
             self.counts["retried"] += 1
             self._metrics.retried.add(1, labels)
             log.warning(
@@ -376,15 +407,19 @@ class Worker:
                 info.id,
                 info.task,
                 info.attempts,
-                error,
+                outcome.error,
+                extra=extra,
             )
         else:
             self.counts["failed"] += 1
             self._metrics.failed.add(1, labels)
             log.error(
-                "job %s (%s) failed for good, moved to dead letters: %s", info.id, info.task, error
+                "job %s (%s) failed for good, moved to dead letters: %s",
+                info.id,
+                info.task,
+                outcome.error,
+                extra=extra,
             )
-        self._dispatch(fetched)
 
     def _failure(self, info: JobInfo, kind: str, exc: Any, now: int) -> tuple[str, int, str, str]:
         if kind == "aborted":
