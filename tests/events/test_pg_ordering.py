@@ -10,7 +10,14 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from erp_professional.events import EventStore, NewEvent, RecordedEvent, StreamAppend, _context
+from erp_professional.events import (
+    AppendResult,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    StreamAppend,
+    _context,
+)
 from erp_professional.events import _pg_plans as plans
 from erp_professional.events._core import prepare, utc_now
 from tests.events.conftest import drop_pg_tables
@@ -94,4 +101,34 @@ def test_an_unverified_read_never_widens_later_reads(pg: tuple[str, str]) -> Non
     # Paging below a verified horizon needs no new one, and stays exact.
     assert [e.position for e in backend.read_all(0, 1, None, None, 0.1)[0]] == [1]
     slow.close()
+    store.close()
+
+
+def test_a_killed_connection_surfaces_and_the_store_recovers(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    store.append("s", [NewEvent("A", {})])
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = '' AND query LIKE %s",
+            (f"%{prefix}%",),
+        )
+    # Each dead pooled connection fails one call with a clear error; the pool then
+    # replaces it. A retried append (same event id) is stored exactly once.
+    event = NewEvent("B", {})
+
+    def retrying() -> AppendResult:
+        for _ in range(12):
+            try:
+                return store.append("s", [event], 1)
+            except psycopg.OperationalError:
+                continue
+        raise AssertionError("the store did not recover")
+
+    result = retrying()
+    assert result.version == 2
+    assert retrying() == result
+    assert [e.type for e in store.read_stream("s")] == ["A", "B"]
     store.close()

@@ -79,9 +79,11 @@ class PostgresBackend:
             try:
                 yield conn
             finally:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    conn.rollback()
-                conn.autocommit = previous
+                # A broken connection is left as it is: the pool discards it.
+                if not conn.closed:
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        conn.rollback()
+                    conn.autocommit = previous
 
     def _run(self, plan: plans.Plan) -> Any:
         with self._conn() as conn:

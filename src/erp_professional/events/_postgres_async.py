@@ -83,9 +83,11 @@ class AsyncPostgresBackend:
             try:
                 yield conn
             finally:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    await conn.rollback()
-                await conn.set_autocommit(previous)
+                # A broken connection is left as it is: the pool discards it.
+                if not conn.closed:
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        await conn.rollback()
+                    await conn.set_autocommit(previous)
 
     async def _run(self, plan: plans.Plan) -> Any:
         async with self._conn() as conn:
