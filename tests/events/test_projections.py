@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from erp_professional.events import (
     ProjectionRunner,
     RecordedEvent,
 )
-from tests.events.conftest import Target
+from tests.events.conftest import BACKENDS, Target, drop_pg_tables, make_target
 
 
 class Totals:
@@ -103,11 +104,18 @@ def test_run_once_checkpoint_and_lag(store: EventStore, target: Target) -> None:
     assert runner.run_once() == 0
 
 
-def test_a_failing_batch_leaves_neither_writes_nor_checkpoint(
-    store: EventStore, target: Target
-) -> None:
-    if target.kind == "memory":
-        pytest.skip("memory projections have no transaction to roll back")
+@pytest.fixture(params=[p for p in BACKENDS if p.values[0] != "memory"])
+def sql_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """SQLite and PostgreSQL only: memory projections have no transaction to roll back."""
+    t = make_target(request.param, tmp_path, request)
+    yield t
+    if t.kind == "postgres":
+        drop_pg_tables(t.url, t.prefix, (f"{t.prefix}proj",))
+
+
+def test_a_failing_batch_leaves_neither_writes_nor_checkpoint(sql_target: Target) -> None:
+    target = sql_target
+    store = EventStore(target.url, table_prefix=target.prefix)
     totals = Totals(target, store)
     runner = ProjectionRunner(store, "totals", totals.handle, batch_size=10)
     for n in range(1, 5):
@@ -120,6 +128,7 @@ def test_a_failing_batch_leaves_neither_writes_nor_checkpoint(
     totals.fail_at = None
     assert runner.run_once() == 4
     assert totals.values() == {"a": 10}
+    store.close()
 
 
 def test_rebuild_replays_from_zero(store: EventStore, target: Target) -> None:
