@@ -13,6 +13,16 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .config import ProfessionalConfig
+    from .events import (
+        Aggregate,
+        AsyncEventStore,
+        AsyncRepository,
+        EventStore,
+        NewEvent,
+        RecordedEvent,
+        Repository,
+        WrongExpectedVersion,
+    )
     from .flags import AsyncFeatureFlags, FeatureFlags
     from .health import HealthRegistry
     from .hub import Professional, integrate
@@ -38,16 +48,24 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "Aggregate": "erp_professional.events",
+    "AsyncEventStore": "erp_professional.events",
     "AsyncFeatureFlags": "erp_professional.flags",
+    "AsyncRepository": "erp_professional.events",
     "BulkheadFullError": "erp_professional.resilience",
     "CallTimeoutError": "erp_professional.resilience",
     "CircuitBreaker": "erp_professional.resilience",
     "CircuitOpenError": "erp_professional.resilience",
+    "EventStore": "erp_professional.events",
     "FeatureFlags": "erp_professional.flags",
     "HealthRegistry": "erp_professional.health",
+    "NewEvent": "erp_professional.events",
     "Policy": "erp_professional.resilience",
     "Professional": "erp_professional.hub",
     "ProfessionalConfig": "erp_professional.config",
+    "RecordedEvent": "erp_professional.events",
+    "Repository": "erp_professional.events",
+    "WrongExpectedVersion": "erp_professional.events",
     "bulkhead": "erp_professional.resilience",
     "capture_exception": "erp_professional.observability",
     "capture_message": "erp_professional.observability",
@@ -63,16 +81,24 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Aggregate",
+    "AsyncEventStore",
     "AsyncFeatureFlags",
+    "AsyncRepository",
     "BulkheadFullError",
     "CallTimeoutError",
     "CircuitBreaker",
     "CircuitOpenError",
+    "EventStore",
     "FeatureFlags",
     "HealthRegistry",
+    "NewEvent",
     "Policy",
     "Professional",
     "ProfessionalConfig",
+    "RecordedEvent",
+    "Repository",
+    "WrongExpectedVersion",
     "__version__",
     "bulkhead",
     "capture_exception",

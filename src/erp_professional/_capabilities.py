@@ -34,3 +34,7 @@ def install_all(pro: Professional) -> None:
         from .flags._install import install as _install_flags
 
         _install_flags(pro)
+    if pro.config.events.enabled:
+        from .events._install import install as _install_events
+
+        _install_events(pro)

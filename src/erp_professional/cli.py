@@ -14,6 +14,7 @@ from .config import ConfigError, load_config
 
 # Modules that add their own sub-commands with ``register(subparsers)``.
 CAPABILITY_COMMANDS: tuple[str, ...] = (
+    "erp_professional.events._cli",
     "erp_professional.flags._cli",
     "erp_professional.health._cli",
     "erp_professional.resilience._cli",

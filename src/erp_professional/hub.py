@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import inspect
 import logging
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from os import PathLike
@@ -48,6 +49,10 @@ class Professional:
         )
         self.pipeline.add(RequestIdConcern(web.request_id_header, web.trust_incoming_request_id))
         self.components: dict[str, object] = {}
+        self._factories: dict[
+            str, tuple[Callable[[], object], Callable[[object], None] | None]
+        ] = {}
+        self._lock = threading.Lock()
         self._startup: list[Hook] = []
         self._drain: list[Callable[[], object]] = []
         self._shutdown: list[Hook] = []
@@ -72,9 +77,36 @@ class Professional:
 
     def register(self, name: str, component: object) -> None:
         """Make a component reachable as ``pro.components[name]`` and ``pro.<name>``."""
-        if name in self.components:
+        if name in self.components or name in self._factories:
             raise ValueError(f"a component named {name!r} is already registered")
         self.components[name] = component
+
+    def register_factory(
+        self,
+        name: str,
+        factory: Callable[[], object],
+        on_create: Callable[[object], None] | None = None,
+    ) -> None:
+        """Register a component built on first use of ``pro.<name>`` (nothing is opened, no
+        file created, until the app asks for it); ``on_create`` runs once when it is built."""
+        if name in self.components or name in self._factories:
+            raise ValueError(f"a component named {name!r} is already registered")
+        self._factories[name] = (factory, on_create)
+
+    def component(self, name: str) -> object:
+        """The component called ``name``, building it now if it was registered as a factory."""
+        if name not in self.components:
+            entry = self._factories.get(name)
+            if entry is None:
+                raise KeyError(f"no component named {name!r}")
+            with self._lock:
+                if name not in self.components:
+                    factory, on_create = entry
+                    built = factory()
+                    self.components[name] = built
+                    if on_create is not None:
+                        on_create(built)
+        return self.components[name]
 
     def on_startup(self, hook: Hook) -> None:
         """Run ``hook`` (sync or async) once when the service starts."""
@@ -92,6 +124,8 @@ class Professional:
         components = self.__dict__.get("components", {})
         if name in components:
             return components[name]
+        if name in self.__dict__.get("_factories", {}):
+            return self.component(name)
         raise AttributeError(f"{type(self).__name__!s} has no attribute or component {name!r}")
 
     # -- serving -------------------------------------------------------------------------
@@ -201,7 +235,7 @@ class Professional:
                 "version": service.version,
                 "environment": service.environment,
                 "erp_professional": __version__,
-                "components": sorted(self.components),
+                "components": sorted({*self.components, *self._factories}),
             }
         )
 

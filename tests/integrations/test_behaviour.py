@@ -127,3 +127,29 @@ def test_integrate_twice_is_a_clear_error(service: tuple[Client, Professional, A
 def test_unsupported_objects_name_the_supported_kinds(thing: object) -> None:
     with pytest.raises(TypeError, match=r"FastAPI or Starlette.*Flask.*Django.*ASGI.*WSGI"):
         integrate(thing)
+
+
+def test_factory_components_are_built_once_on_first_use() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    pro = integrate(app)
+    built: list[object] = []
+    created: list[object] = []
+
+    def factory() -> object:
+        built.append(object())
+        return built[-1]
+
+    pro.register_factory("thing", factory, on_create=created.append)
+    assert built == []
+    first = pro.thing
+    assert pro.thing is first
+    assert pro.component("thing") is first
+    assert built == [first]
+    assert created == [first]
+    with pytest.raises(ValueError, match="already registered"):
+        pro.register("thing", object())
+    with pytest.raises(AttributeError, match="nothing"):
+        pro.nothing  # noqa: B018
+    pro.shutdown()
