@@ -151,5 +151,5 @@ def test_factory_components_are_built_once_on_first_use() -> None:
     with pytest.raises(ValueError, match="already registered"):
         pro.register("thing", object())
     with pytest.raises(AttributeError, match="nothing"):
-        pro.nothing  # noqa: B018
+        pro.nothing
     pro.shutdown()
