@@ -114,7 +114,7 @@ class QueueCore:
         if not isinstance(task, str) or not task:
             raise InvalidJobArguments(str(task), ["the task name must be a non-empty string"])
         spec = self.tasks.get(task)
-        data = self._arguments(task, spec, {} if kwargs is None else kwargs)
+        data, text = self._arguments(task, spec, {} if kwargs is None else kwargs)
         options = spec.options if spec else TaskOptions()
         now = self.now_ms() if now_ms is None else now_ms
         when = now
@@ -157,21 +157,24 @@ class QueueCore:
             dedup=dedup,
             dedup_ttl_ms=int((ttl or 0) * 1000),
             traceparent=current_traceparent() if traceparent is None else traceparent,
+            kwargs_json=text,
         )
 
     def _arguments(
         self, task: str, spec: TaskSpec[..., Any] | None, kwargs: Mapping[str, object]
-    ) -> dict[str, JSON]:
+    ) -> tuple[dict[str, JSON], str]:
+        """Validated arguments and their JSON text (encoded once, here)."""
         if spec is not None:
-            return spec.validate(kwargs)
-        if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+            data = spec.validate(kwargs)
+        elif not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
             raise InvalidJobArguments(task, ["arguments must be a mapping with string keys"])
-        data: dict[str, JSON] = dict(kwargs)  # type: ignore[arg-type]
+        else:
+            data = dict(kwargs)  # type: ignore[arg-type]
         try:
-            json.dumps(data, allow_nan=False)
+            text = json.dumps(data, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
             raise InvalidJobArguments(task, [f"not JSON-serialisable: {exc}"]) from None
-        return data
+        return data, text
 
     def make_schedule(
         self,
@@ -184,7 +187,7 @@ class QueueCore:
         grace: float,
         priority: int,
     ) -> Schedule:
-        data = self._arguments(task, self.tasks.get(task), {} if kwargs is None else kwargs)
+        data, _ = self._arguments(task, self.tasks.get(task), {} if kwargs is None else kwargs)
         return Schedule(
             id=sched_id or task,
             cron=cron,

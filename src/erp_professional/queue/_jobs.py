@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -32,13 +33,20 @@ class JobRequest:
 
 
 class _Handle:
-    def __init__(self, job_id: str, info: JobInfo | None) -> None:
+    def __init__(self, job_id: str, info: JobInfo | Callable[[], JobInfo] | None) -> None:
         self.id = job_id
-        self._info = info
+        self._info: JobInfo | None = None
+        self._lazy: Callable[[], JobInfo] | None = None
+        if callable(info):
+            self._lazy = info
+        else:
+            self._info = info
 
     @property
     def info(self) -> JobInfo:
         """The latest snapshot (``refresh()`` reads a new one)."""
+        if self._lazy is not None:
+            self._info, self._lazy = self._lazy(), None
         if self._info is None:
             raise JobNotFound(f"job {self.id} does not exist or its result has expired")
         return self._info
@@ -70,7 +78,7 @@ class _Handle:
         raise JobFailed(self.id, info.status.value, info.error)
 
     def __repr__(self) -> str:
-        status = self._info.status.value if self._info else "unknown"
+        status = self.info.status.value if self._info or self._lazy else "unknown"
         return f"<{type(self).__name__} {self.id} {status}>"
 
 
@@ -81,13 +89,15 @@ def _next_poll(poll: float) -> float:
 class Job(_Handle):
     """Handle on a job of a :class:`Queue`."""
 
-    def __init__(self, queue: Queue, job_id: str, info: JobInfo | None) -> None:
+    def __init__(
+        self, queue: Queue, job_id: str, info: JobInfo | Callable[[], JobInfo] | None
+    ) -> None:
         super().__init__(job_id, info)
         self._queue = queue
 
     def refresh(self) -> Job:
         """Read the job's current state from the backend."""
-        self._info = self._queue.backend.get(self.id)
+        self._info, self._lazy = self._queue.backend.get(self.id), None
         self.info  # noqa: B018 - raises JobNotFound when it is gone
         return self
 
@@ -114,13 +124,15 @@ class Job(_Handle):
 class AsyncJob(_Handle):
     """Handle on a job of an :class:`AsyncQueue`."""
 
-    def __init__(self, queue: AsyncQueue, job_id: str, info: JobInfo | None) -> None:
+    def __init__(
+        self, queue: AsyncQueue, job_id: str, info: JobInfo | Callable[[], JobInfo] | None
+    ) -> None:
         super().__init__(job_id, info)
         self._queue = queue
 
     async def refresh(self) -> AsyncJob:
         """Read the job's current state from the backend."""
-        self._info = await self._queue.backend().get(self.id)
+        self._info, self._lazy = await self._queue.backend().get(self.id), None
         self.info  # noqa: B018 - raises JobNotFound when it is gone
         return self
 

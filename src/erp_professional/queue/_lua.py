@@ -148,12 +148,12 @@ local function enqueue_one(id, dedup, dedup_ttl, run_at, prio, data)
   local score = -prio * 1000000000000 + redis.call('INCR', P .. 'seq')
   local status = 'waiting'
   if run_at > NOW then status = 'delayed' end
-  local release = '1'
-  if dedup_ttl > 0 then release = '0' end
   redis.call('HSET', key, 'd', data, 'id', id, 'score', score, 'priority', prio,
-    'created', NOW, 'run_at', run_at, 'attempts', 0, 'failures', 0, 'stalls', 0,
-    'dedup', dedup, 'dedup_release', release, 'status', status)
+    'created', NOW, 'run_at', run_at, 'status', status)
   if dedup ~= '' then
+    local release = '1'
+    if dedup_ttl > 0 then release = '0' end
+    redis.call('HSET', key, 'dedup', dedup, 'dedup_release', release)
     if dedup_ttl > 0 then
       redis.call('SET', P .. 'dedup:' .. dedup, id, 'PX', dedup_ttl)
     else

@@ -73,14 +73,16 @@ class NewJob:
     dedup: str = ""
     dedup_ttl_ms: int = 0
     traceparent: str = ""
+    kwargs_json: str = ""
+    """``kwargs`` already encoded (saves encoding them twice); empty: encode them."""
 
 
 def encode_new_job(job: NewJob) -> str:
     """The fields of a job that never change, as the one JSON string backends store."""
-    return json.dumps(
+    kwargs = job.kwargs_json or json.dumps(job.kwargs, separators=(",", ":"))
+    rest = json.dumps(
         {
             "task": job.task,
-            "kwargs": job.kwargs,
             "max_retries": job.max_retries,
             "backoff": job.backoff_ms,
             "timeout": job.timeout_ms,
@@ -88,6 +90,7 @@ def encode_new_job(job: NewJob) -> str:
         },
         separators=(",", ":"),
     )
+    return '{"kwargs":' + kwargs + "," + rest[1:]
 
 
 def _ms(value: str | None) -> datetime | None:

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from erp_professional.config import QueueConfig
@@ -286,8 +287,10 @@ class Queue(_Base):
         now = self.core.now_ms()
         out = []
         for job, (job_id, created) in zip(jobs, self.backend.enqueue(jobs, now), strict=True):
-            info = _local_info(job, now) if created else self.backend.get(job_id)
-            out.append(Job(self, job_id, info))
+            if created:
+                out.append(Job(self, job_id, partial(_local_info, job, now)))
+            else:
+                out.append(Job(self, job_id, self.backend.get(job_id)))
         return out
 
     def get_job(self, job_id: str) -> Job:
@@ -467,8 +470,10 @@ class AsyncQueue(_Base):
         now = self.core.now_ms()
         out = []
         for job, (job_id, created) in zip(jobs, await backend.enqueue(jobs, now), strict=True):
-            info = _local_info(job, now) if created else await backend.get(job_id)
-            out.append(AsyncJob(self, job_id, info))
+            if created:
+                out.append(AsyncJob(self, job_id, partial(_local_info, job, now)))
+            else:
+                out.append(AsyncJob(self, job_id, await backend.get(job_id)))
         return out
 
     async def get_job(self, job_id: str) -> AsyncJob:

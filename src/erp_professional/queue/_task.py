@@ -100,7 +100,6 @@ class TaskSpec(Generic[P, R]):
             model = self.model.model_validate(dict(kwargs))
             data: dict[str, JSON] = model.model_dump(mode="json")
             _no_nan(data, "kwargs")
-            json.dumps(data, allow_nan=False)
         except ValidationError as exc:
             problems = [
                 f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
