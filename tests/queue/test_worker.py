@@ -211,7 +211,7 @@ async def test_graceful_stop_finishes_or_releases_running_jobs(
 
 
 async def test_retention_caps_and_result_ttl(queue_url: str) -> None:
-    config = QueueConfig(keep_completed=3, result_ttl=0.3, retries=0)
+    config = QueueConfig(keep_completed=3, result_ttl=1.5, retries=0)
     q = Queue(queue_url, "w", config=config)
 
     @q.task
@@ -230,7 +230,7 @@ async def test_retention_caps_and_result_ttl(queue_url: str) -> None:
         except LookupError:
             pass
     assert kept == 3
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.6)
     with pytest.raises(LookupError):
         jobs[-1].refresh()
 
