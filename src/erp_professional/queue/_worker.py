@@ -87,7 +87,7 @@ class Worker:
             if tracer_provider is None
             else trace.get_tracer("erp_professional.queue", tracer_provider=tracer_provider)
         )
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed) if seed is not None else queue.core.rng
         self._retention = self._core.retention()
         self._running: dict[str, _Running] = {}
         self._tasks: list[asyncio.Task[None]] = []
