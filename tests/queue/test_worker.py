@@ -290,3 +290,24 @@ async def test_stop_is_safe_before_start_and_twice(queue_url: str) -> None:
     await asyncio.gather(worker.stop(), worker.stop())
     with pytest.raises(ValueError, match="heartbeat_interval"):
         Worker(q, lease_time=1, heartbeat_interval=2)
+
+
+async def test_async_queue_with_worker_and_await_wait(queue_url: str) -> None:
+    from erp_professional.queue import AsyncQueue
+
+    q = AsyncQueue(queue_url, "aw", config=QueueConfig(retries=0))
+
+    @q.task
+    async def greet(name: str) -> str:
+        await current_job().aset_progress("half")
+        return f"hello {name}"
+
+    job = await greet.enqueue(name="ada")
+    async with Worker(q, concurrency=3):
+        assert await job.wait(timeout=5) == "hello ada"
+    assert job.progress == "half"
+    assert (await q.stats()).done == 1
+    failing = await q.enqueue("nobody.home", {})
+    async with Worker(q):
+        with pytest.raises(JobFailed, match=r"nobody\.home"):
+            await failing.wait(timeout=5)
