@@ -32,7 +32,9 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("erp_professional.queue")
 
-_MAX_WAIT = 2.0
+_MAX_WAIT = 0.5
+"""Longest blocking wait for new jobs: bounds how long stop() waits for the fetcher."""
+_SCHEDULER_WAIT = 5.0
 
 
 @dataclass
@@ -494,7 +496,7 @@ class Worker:
         if self._backend is None:
             self._backend = self.queue.async_backend()
         now = self._core.now_ms()
-        wake = now + int(_MAX_WAIT * 1000)
+        wake = now + int(_SCHEDULER_WAIT * 1000)
         for row in await self._backend.schedules():
             schedule = Schedule.from_json(row.id, row.spec)
             fires, new_last, upcoming = due_fires(schedule, row.last_ms, now)
