@@ -11,26 +11,28 @@ class QueueConfig(Section):
     """Settings of the queue capability (times in seconds)."""
 
     enabled: bool = True
-    url: str = Field("memory://", description="memory:// (in process) or redis://host:6379/0")
-    name: str = Field("default", min_length=1, max_length=200)
-    lease_time: float = Field(30.0, gt=0, le=86400, description="lease of a running job")
-    heartbeat_interval: float | None = Field(
-        None, gt=0, description="lease renewal period; default a third of lease_time"
+    url: str = Field(
+        default="memory://", description="memory:// (in process) or redis://host:6379/0"
     )
-    concurrency: int = Field(10, ge=1, le=10000)
-    embedded_worker: bool = Field(False, description="run a worker inside the web process")
-    grace_period: float = Field(30.0, ge=0, description="shutdown wait for running jobs")
-    max_stalls: int = Field(3, ge=0, description="lost leases before a job is poison")
-    retries: int = Field(3, ge=0, le=1000, description="default retries after a failure")
-    backoff: float = Field(1.0, gt=0, description="first retry delay; doubles each time")
-    max_backoff: float = Field(3600.0, gt=0)
-    timeout: float | None = Field(None, gt=0, description="default job timeout")
-    result_ttl: float = Field(86400.0, ge=0, description="how long results live; 0 keeps")
-    keep_completed: int = Field(1000, ge=0, description="finished jobs kept (newest)")
-    keep_failed: int = Field(10000, ge=0, description="dead letters kept (newest)")
-    scheduler: bool = Field(True, description="workers also fire cron schedules")
-    backlog_warn_after: float = Field(60.0, gt=0, description="health: oldest waiting age")
-    backlog_fail_after: float = Field(300.0, gt=0)
+    name: str = Field(default="default", min_length=1, max_length=200)
+    lease_time: float = Field(default=30.0, gt=0, le=86400, description="lease of a running job")
+    heartbeat_interval: float | None = Field(
+        default=None, gt=0, description="lease renewal period; default a third of lease_time"
+    )
+    concurrency: int = Field(default=10, ge=1, le=10000)
+    embedded_worker: bool = Field(default=False, description="run a worker inside the web process")
+    grace_period: float = Field(default=30.0, ge=0, description="shutdown wait for running jobs")
+    max_stalls: int = Field(default=3, ge=0, description="lost leases before a job is poison")
+    retries: int = Field(default=3, ge=0, le=1000, description="default retries after a failure")
+    backoff: float = Field(default=1.0, gt=0, description="first retry delay; doubles each time")
+    max_backoff: float = Field(default=3600.0, gt=0)
+    timeout: float | None = Field(default=None, gt=0, description="default job timeout")
+    result_ttl: float = Field(default=86400.0, ge=0, description="how long results live; 0 keeps")
+    keep_completed: int = Field(default=1000, ge=0, description="finished jobs kept (newest)")
+    keep_failed: int = Field(default=10000, ge=0, description="dead letters kept (newest)")
+    scheduler: bool = Field(default=True, description="workers also fire cron schedules")
+    backlog_warn_after: float = Field(default=60.0, gt=0, description="health: oldest waiting age")
+    backlog_fail_after: float = Field(default=300.0, gt=0)
 
     @field_validator("url")
     @classmethod

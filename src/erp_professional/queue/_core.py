@@ -59,7 +59,7 @@ class QueueCore:
         clock: Clock | None,
         seed: int | None,
     ) -> None:
-        base = config or QueueConfig.model_validate({})
+        base = config or QueueConfig()
         updates: dict[str, Any] = {}
         if url is not None:
             updates["url"] = url
