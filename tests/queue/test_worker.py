@@ -311,3 +311,23 @@ async def test_async_queue_with_worker_and_await_wait(queue_url: str) -> None:
     async with Worker(q):
         with pytest.raises(JobFailed, match=r"nobody\.home"):
             await failing.wait(timeout=5)
+
+
+async def test_heartbeats_keep_a_long_job_leased_past_its_lease_time(queue_url: str) -> None:
+    q = Queue(queue_url, "w", config=QueueConfig(retries=0))
+    runs: list[int] = []
+
+    @q.task
+    async def long_job() -> str:
+        runs.append(1)
+        await asyncio.sleep(1.5)
+        return "done"
+
+    job = long_job.enqueue()
+    first = Worker(q, concurrency=1, lease_time=0.6)
+    second = Worker(q, concurrency=1, lease_time=0.6)
+    async with first, second:
+        await wait_for(lambda: job.refresh().status is JobStatus.COMPLETED, 10)
+        assert second.counts["reclaimed"] == first.counts["reclaimed"] == 0
+    assert runs == [1]
+    assert job.info.stalls == 0 and job.attempts == 1
