@@ -38,3 +38,7 @@ def install_all(pro: Professional) -> None:
         from .events._install import install as _install_events
 
         _install_events(pro)
+    if pro.config.queue.enabled:
+        from .queue._install import install as _install_queue
+
+        _install_queue(pro)

@@ -17,6 +17,7 @@ CAPABILITY_COMMANDS: tuple[str, ...] = (
     "erp_professional.events._cli",
     "erp_professional.flags._cli",
     "erp_professional.health._cli",
+    "erp_professional.queue._cli",
     "erp_professional.resilience._cli",
     "erp_professional.security._cli",
 )

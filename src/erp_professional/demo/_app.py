@@ -10,7 +10,7 @@ from ..events import EventStore, Repository
 from ..flags import FeatureFlags, Flag
 from ..health import HealthRegistry, SqlCheck
 from ..hub import Professional, integrate
-from ..queue import Queue, Worker
+from ..queue import Queue
 from ._domain import Invoice, InvoiceAggregate, InvoiceError, InvoiceIn, LineIn
 
 try:
@@ -45,24 +45,29 @@ def create_app(**overrides: Any) -> FastAPI:
     """The demo app with the toolkit integrated; ``overrides`` go to ``integrate()``.
 
     Invoices are event-sourced (``pro.events``: SQLite by default, ``ERP_PRO_EVENTS__URL``
-    to change it); creating one enqueues an "invoice email" job that an in-process worker
-    runs when the ``invoice-emails`` flag is on; ``/_pro/health`` shows the real
-    dependencies.
+    to change it); creating one enqueues an "invoice email" job on ``pro.queue`` that the
+    embedded worker runs, while the ``invoice-emails`` flag is on; ``/_pro/health`` shows the
+    real dependencies.
     """
     app = FastAPI(title="ERP demo service", version="1.0.0")
-    settings: dict[str, Any] = {"service__name": "erp-demo", "service__version": "1.0.0"}
+    settings: dict[str, Any] = {
+        "service__name": "erp-demo",
+        "service__version": "1.0.0",
+        "queue__name": "demo",
+        "queue__embedded_worker": True,
+    }
     settings.update(overrides)
     pro: Professional = integrate(app, **settings)
 
     store = pro.component("events")
     flags = pro.component("flags")
     health = pro.component("health")
+    queue = pro.component("queue")
     assert isinstance(store, EventStore)
     assert isinstance(flags, FeatureFlags)
+    assert isinstance(queue, Queue)
     invoices = Repository(store, InvoiceAggregate)
     outbox = Outbox()
-    queue = Queue("memory://", name="demo")
-    worker = Worker(queue, concurrency=4)
 
     @queue.task(name="invoice.email", retries=3)
     def send_invoice_email(invoice_id: str, customer: str, total: str) -> str:
@@ -79,12 +84,8 @@ def create_app(**overrides: Any) -> FastAPI:
         flags.set_flag(
             Flag(name=EMAIL_FLAG, enabled=True, description="Email new invoices to customers")
         )
-    if isinstance(health, HealthRegistry):
-        if store.url.startswith(("sqlite:", "postgres")):
-            health.register("events:responseTime", SqlCheck(store.url))
-        health.register("queue:backlog", queue.backlog_check())
-    pro.on_startup(worker.start)
-    pro.on_shutdown(worker.stop)
+    if isinstance(health, HealthRegistry) and store.url.startswith(("sqlite:", "postgres")):
+        health.register("events:responseTime", SqlCheck(store.url))
 
     def load(invoice_id: str) -> InvoiceAggregate:
         invoice = invoices.get(invoice_id)
