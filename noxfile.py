@@ -25,6 +25,7 @@ TEST_DEPS = [
     "gunicorn>=22",
 ]
 BENCH_PEERS = [
+    "fastapi-health",
     "opentelemetry-instrumentation-asgi",
     "secure",
     "slowapi",
