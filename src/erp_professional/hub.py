@@ -15,8 +15,7 @@ from typing import Any
 from . import connections
 from ._version import __version__
 from .config import ProfessionalConfig, load_config
-from .web import AsgiDriver, Concern, Pipeline, RequestIdConcern, Response
-from .web._concern import EndpointHandler
+from .web import AsgiDriver, Concern, EndpointHandler, Pipeline, RequestIdConcern, Response
 
 __all__ = ["Professional", "integrate"]
 

@@ -45,21 +45,11 @@ def build_registry(config: HealthConfig, *, breakers: bool = True) -> HealthRegi
     return registry
 
 
-def _serves_asgi(pro: Professional) -> bool:
-    """Whether the app is served over ASGI (async handlers) rather than WSGI."""
-    from ..integrations import detect
-
-    try:
-        return detect(pro.app).server_kind != "wsgi"
-    except TypeError:
-        return True  # not an app we know: async handlers work under both drivers
-
-
 def install(pro: Professional) -> None:
     """Register the ``health`` component, mount the probe endpoints and hook draining."""
     config = pro.config.health
     registry = build_registry(config, breakers=pro.config.resilience.enabled)
-    asgi = _serves_asgi(pro)
+    asgi = pro.server_kind == "asgi"
     registry.prefer_async = asgi
     pro.register("health", registry)
     pro.on_drain(registry.begin_drain)

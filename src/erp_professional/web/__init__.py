@@ -1,7 +1,7 @@
 """The request lifecycle: the exchange, concerns, the ASGI and WSGI drivers, problem+json."""
 
 from ._asgi import AsgiDriver, LifespanHooks
-from ._concern import Concern, Endpoint, ErrorReporter, Pipeline
+from ._concern import Concern, Endpoint, EndpointHandler, ErrorReporter, Pipeline
 from ._exchange import Exchange, current_exchange, current_request_id
 from ._headers import RequestHeaders, ResponseHeaders
 from ._problem import (
@@ -20,6 +20,7 @@ __all__ = [
     "AsgiDriver",
     "Concern",
     "Endpoint",
+    "EndpointHandler",
     "ErrorReporter",
     "Exchange",
     "HTTPProblem",
