@@ -17,6 +17,7 @@ from erp_professional.health import HealthRegistry
 QUIET = {
     "security__enabled": False,
     "flags__enabled": False,
+    "queue__enabled": False,
     "health__memory": False,
     "health__event_loop_lag": False,
     "health__breakers": False,
