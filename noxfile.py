@@ -23,6 +23,7 @@ TEST_DEPS = [
     "uvicorn>=0.29",
     "waitress>=3.0",
     "gunicorn>=22",
+    "UnleashClient>=6.0",
 ]
 BENCH_PEERS = [
     "fastapi-health",
@@ -32,7 +33,6 @@ BENCH_PEERS = [
     "starlette-csrf",
     "pybreaker",
     "tenacity",
-    "UnleashClient",
     "growthbook",
     "eventsourcing[postgres]",
     "arq",
@@ -60,7 +60,9 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/."""
-    session.install("-e", ".[all]", "mypy>=1.10", "types-PyYAML")
+    session.install(
+        "-e", ".[all]", "mypy>=1.10", "types-PyYAML", "httpx", "requests", "types-requests"
+    )
     session.run("mypy", "--strict", "src/erp_professional")
 
 
