@@ -117,8 +117,10 @@ def test_json_checks_under_starlette_keep_the_body() -> None:
         assert client.post("/raw", content=b'[[[["x"]]]]', headers=JSON).status_code == 200
 
 
-def test_bare_asgi_app_wrapped_in_body_guard() -> None:
-    pro = integrate(BodyGuard(asgi_echo()), security__body__json_max_depth=2)
+@pytest.mark.parametrize("wrapped", [True, False], ids=["wrapped", "plain"])
+def test_bare_asgi_app_gets_json_limits(wrapped: bool) -> None:
+    app = asgi_echo()
+    pro = integrate(BodyGuard(app) if wrapped else app, security__body__json_max_depth=2)
     try:
         ok = asgi_call(
             pro,
@@ -134,6 +136,7 @@ def test_bare_asgi_app_wrapped_in_body_guard() -> None:
             body=b"[[[1]]]",
         )
         assert deep.status == 400
+        assert "x-request-id" in deep.headers
     finally:
         pro.shutdown()
 

@@ -3,8 +3,8 @@
 The size limit is checked against ``Content-Length`` up front and counted while the body
 streams in (``exchange.body_limit``). JSON limits need the body itself: under WSGI the
 concern reads it and hands the app an identical stream; under ASGI the :class:`BodyGuard`
-middleware reads it as it arrives and replays it to the app (installed automatically for
-Starlette/FastAPI; wrap bare ASGI apps yourself: ``integrate(BodyGuard(app))``).
+middleware reads it as it arrives and replays it to the app (``integrate()`` has the ASGI
+driver run it between itself and every ASGI app).
 """
 
 from __future__ import annotations

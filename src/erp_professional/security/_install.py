@@ -155,7 +155,9 @@ def install(pro: Professional) -> None:
         )
     if cfg.headers.preset != "off" or cfg.headers.strip_leaky or cfg.csp.enabled:
         pro.add_concern(HeadersConcern(build_headers(cfg)))
-    guarded = pro.kind == "starlette" or isinstance(pro.app, BodyGuard)
+    # Under ASGI the driver runs BodyGuard between itself and the app (see below), so JSON
+    # limits and form-field CSRF tokens work for every ASGI app.
+    guarded = pro.server_kind == "asgi"
     if cfg.csrf.enabled:
         csrf = build_csrf(cfg)
         csrf.asgi_form_field = guarded
@@ -171,7 +173,5 @@ def install(pro: Professional) -> None:
         pro.register("rate_limiter", limiter)
     body = build_body(cfg)
     pro.add_concern(body)
-    if pro.kind == "starlette":
-        add_middleware = getattr(pro.app, "add_middleware", None)
-        if add_middleware is not None:
-            add_middleware(BodyGuard)
+    if guarded:
+        pro.pipeline.asgi_middleware.append(BodyGuard)

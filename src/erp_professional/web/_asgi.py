@@ -41,6 +41,7 @@ class AsgiDriver:
         self.app = app
         self.pipeline = pipeline
         self.lifespan = lifespan
+        self._chain: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -101,8 +102,14 @@ class AsgiDriver:
 
         if ex.body_limit is not None:
             receive = _limited_receive(receive, ex.body_limit)
+        chain = self._chain
+        if chain is None:
+            chain = self.app
+            for middleware in reversed(pipeline.asgi_middleware):
+                chain = middleware(chain)
+            self._chain = chain
         try:
-            await self.app(scope, receive, send_wrapper)
+            await chain(scope, receive, send_wrapper)
         except Exception as exc:
             if not isinstance(exc, HTTPProblem):
                 pipeline.report_error(ex, exc)

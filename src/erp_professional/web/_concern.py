@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ._exchange import Exchange, RouteResolver
 from ._headers import ResponseHeaders
@@ -104,6 +104,10 @@ class Pipeline:
         self.route_resolver = route_resolver
         self.endpoints: dict[str, Endpoint] = {}
         self.error_reporters: list[ErrorReporter] = [_log_error]
+        # ASGI middleware factories the ASGI driver puts between itself and the app (first =
+        # outermost), for concerns that must read the request body before the app does.
+        # The chain is built at the first request.
+        self.asgi_middleware: list[Callable[[Any], Any]] = []
         self.concerns: list[Concern] = []
         self.request_hooks: list[tuple[Concern, bool]] = []
         self.response_hooks: list[Concern] = []
