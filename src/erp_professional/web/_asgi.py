@@ -74,50 +74,48 @@ class AsgiDriver:
                     response = match
             if response is not None:
                 await send_response(pipeline, ex, response, send)
-            else:
-                await self._run_app(ex, scope, receive, send)
+                return
+            # The app's turn (inlined here: this is the hot path of every request).
+            response_hooks = pipeline.response_hooks
+
+            async def send_wrapper(message: Message) -> None:
+                kind = message["type"]
+                if kind == "http.response.start":
+                    ex.response_started = True
+                    ex.status = message["status"]
+                    if response_hooks:
+                        headers = AsgiResponseHeaders(list(message.get("headers", ())))
+                        for concern in response_hooks:
+                            concern.on_response(ex, headers)
+                        message["headers"] = headers.raw
+                elif kind == "http.response.body":
+                    ex.bytes_sent += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        ex.response_complete = True
+                await send(message)
+
+            if ex.body_limit is not None:
+                receive = _limited_receive(receive, ex.body_limit)
+            chain = self._chain
+            if chain is None:
+                chain = self.app
+                for middleware in reversed(pipeline.asgi_middleware):
+                    chain = middleware(chain)
+                self._chain = chain
+            try:
+                await chain(scope, receive, send_wrapper)
+            except Exception as exc:
+                if not isinstance(exc, HTTPProblem):
+                    pipeline.report_error(ex, exc)
+                if not ex.response_started:
+                    response = problem_for_exception(exc, ex.request_id, pipeline.show_tracebacks)
+                    await send_response(pipeline, ex, response, send)
+                # Started: the response is cut short and the server closes the connection,
+                # so the client never mistakes a truncated body for a complete one.
         finally:
             if pipeline.complete_hooks:
                 pipeline.complete(ex)
             _current.reset(token)
-
-    async def _run_app(self, ex: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
-        pipeline = self.pipeline
-        response_hooks = pipeline.response_hooks
-
-        async def send_wrapper(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
-                ex.response_started = True
-                ex.status = message["status"]
-                if response_hooks:
-                    headers = AsgiResponseHeaders(list(message.get("headers", ())))
-                    pipeline.respond_headers(ex, headers)
-                    message["headers"] = headers.raw
-            elif kind == "http.response.body":
-                ex.bytes_sent += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    ex.response_complete = True
-            await send(message)
-
-        if ex.body_limit is not None:
-            receive = _limited_receive(receive, ex.body_limit)
-        chain = self._chain
-        if chain is None:
-            chain = self.app
-            for middleware in reversed(pipeline.asgi_middleware):
-                chain = middleware(chain)
-            self._chain = chain
-        try:
-            await chain(scope, receive, send_wrapper)
-        except Exception as exc:
-            if not isinstance(exc, HTTPProblem):
-                pipeline.report_error(ex, exc)
-            if not ex.response_started:
-                response = problem_for_exception(exc, ex.request_id, pipeline.show_tracebacks)
-                await send_response(pipeline, ex, response, send)
-            # Started: the response is cut short and the server closes the connection,
-            # so the client never mistakes a truncated body for a complete one.
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         hooks = self.lifespan

@@ -13,7 +13,6 @@ from ._headers import AsgiRequestHeaders, RequestHeaders, WsgiRequestHeaders
 if TYPE_CHECKING:
     from ._concern import Pipeline
 
-_UNSET: Any = object()
 _current: ContextVar[Exchange | None] = ContextVar("erp_professional_exchange", default=None)
 
 RouteResolver = Callable[["Exchange"], "str | None"]
@@ -41,6 +40,7 @@ class Exchange:
     __slots__ = (
         "_client",
         "_default_scheme",
+        "_query",
         "_route",
         "_scheme",
         "body_limit",
@@ -54,7 +54,6 @@ class Exchange:
         "peer",
         "pipeline",
         "principal",
-        "query_string",
         "raw",
         "request_id",
         "response_complete",
@@ -72,7 +71,7 @@ class Exchange:
         method: str,
         path: str,
         root_path: str,
-        query_string: str,
+        query_string: str | bytes,
         headers: RequestHeaders,
         peer: str | None,
         scheme: str,
@@ -83,14 +82,11 @@ class Exchange:
         self.method = method
         self.path = path
         self.root_path = root_path
-        self.query_string = query_string
+        self._query = query_string
         self.headers = headers
         self.peer = peer
         self._default_scheme = scheme
         self.pipeline = pipeline
-        self._client: str | None = _UNSET
-        self._scheme: str = _UNSET
-        self._route: str | None = _UNSET
         self.request_id: str = ""
         self.principal: object | None = None
         self.state: dict[str, Any] = {}
@@ -120,7 +116,7 @@ class Exchange:
             scope["method"],
             path,
             root_path,
-            scope.get("query_string", b"").decode("latin-1"),
+            scope.get("query_string", b""),
             AsgiRequestHeaders(scope.get("headers", ())),
             client[0] if client else None,
             scope.get("scheme", "http"),
@@ -150,20 +146,33 @@ class Exchange:
         )
 
     @property
+    def query_string(self) -> str:
+        """The raw query string (``a=1&b=2``), decoded as latin-1 when asked for."""
+        query = self._query
+        if isinstance(query, bytes):
+            query = self._query = query.decode("latin-1")
+        return query
+
+    # ``_client``, ``_scheme`` and ``_route`` stay unset until first asked for: most requests
+    # never need them, and every store in the constructor is paid on every request.
+    @property
     def client(self) -> str | None:
         """Client address: the peer, or the forwarded client when the peer is trusted."""
-        if self._client is _UNSET:
-            self._client = self.pipeline.trusted.client(self.peer, self.headers)
-        return self._client
+        try:
+            return self._client
+        except AttributeError:
+            self._client: str | None = self.pipeline.trusted.client(self.peer, self.headers)
+            return self._client
 
     @property
     def scheme(self) -> str:
         """``http`` or ``https``, honouring forwarded protocol headers from trusted proxies."""
-        if self._scheme is _UNSET:
-            self._scheme = self.pipeline.trusted.scheme(
-                self.peer, self.headers, self._default_scheme
-            )
-        return self._scheme
+        try:
+            return self._scheme
+        except AttributeError:
+            trusted = self.pipeline.trusted
+            self._scheme: str = trusted.scheme(self.peer, self.headers, self._default_scheme)
+            return self._scheme
 
     @property
     def is_secure(self) -> bool:
@@ -172,10 +181,12 @@ class Exchange:
     @property
     def route(self) -> str | None:
         """The route template (``/invoices/{id}``) once known, else ``None`` (never raw paths)."""
-        if self._route is _UNSET:
+        try:
+            return self._route
+        except AttributeError:
             resolver = self.pipeline.route_resolver
-            self._route = resolver(self) if resolver is not None else None
-        return self._route
+            self._route: str | None = resolver(self) if resolver is not None else None
+            return self._route
 
     @route.setter
     def route(self, value: str | None) -> None:

@@ -20,7 +20,7 @@ def new_request_id() -> str:
     Ids must be unique, not secret: like OpenTelemetry's trace ids they come from the
     ``random`` module, which Python reseeds in every forked worker.
     """
-    return "%032x" % random.getrandbits(128)  # noqa: UP031 - the fastest formatting here
+    return random.getrandbits(128).to_bytes(16).hex()
 
 
 def is_valid_request_id(value: str) -> bool:
