@@ -39,10 +39,11 @@ class Exchange:
 
     __slots__ = (
         "_client",
-        "_default_scheme",
+        "_peer",
         "_query",
         "_route",
         "_scheme",
+        "_state",
         "body_limit",
         "bytes_sent",
         "error",
@@ -51,7 +52,6 @@ class Exchange:
         "kind",
         "method",
         "path",
-        "peer",
         "pipeline",
         "principal",
         "raw",
@@ -60,7 +60,6 @@ class Exchange:
         "response_started",
         "root_path",
         "start",
-        "state",
         "status",
     )
 
@@ -71,10 +70,7 @@ class Exchange:
         method: str,
         path: str,
         root_path: str,
-        query_string: str | bytes,
         headers: RequestHeaders,
-        peer: str | None,
-        scheme: str,
         pipeline: Pipeline,
     ) -> None:
         self.kind = kind
@@ -82,14 +78,10 @@ class Exchange:
         self.method = method
         self.path = path
         self.root_path = root_path
-        self._query = query_string
         self.headers = headers
-        self.peer = peer
-        self._default_scheme = scheme
         self.pipeline = pipeline
         self.request_id: str = ""
         self.principal: object | None = None
-        self.state: dict[str, Any] = {}
         self.status: int | None = None
         self.response_started = False
         self.response_complete = False
@@ -109,17 +101,13 @@ class Exchange:
         path = scope["path"]
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :] or "/"
-        client = scope.get("client")
         return cls(
             "asgi",
             scope,
             scope["method"],
             path,
             root_path,
-            scope.get("query_string", b""),
             AsgiRequestHeaders(scope.get("headers", ())),
-            client[0] if client else None,
-            scope.get("scheme", "http"),
             pipeline,
         )
 
@@ -138,23 +126,47 @@ class Exchange:
             environ.get("REQUEST_METHOD", "GET"),
             path,
             environ.get("SCRIPT_NAME", ""),
-            environ.get("QUERY_STRING", ""),
             WsgiRequestHeaders(environ),
-            environ.get("REMOTE_ADDR") or None,
-            environ.get("wsgi.url_scheme", "http"),
             pipeline,
         )
 
     @property
-    def query_string(self) -> str:
-        """The raw query string (``a=1&b=2``), decoded as latin-1 when asked for."""
-        query = self._query
-        if isinstance(query, bytes):
-            query = self._query = query.decode("latin-1")
-        return query
+    def state(self) -> dict[str, Any]:
+        """Per-request values of concerns (span, nonce, ...), created when first used."""
+        try:
+            return self._state
+        except AttributeError:
+            self._state: dict[str, Any] = {}
+            return self._state
 
-    # ``_client``, ``_scheme`` and ``_route`` stay unset until first asked for: most requests
-    # never need them, and every store in the constructor is paid on every request.
+    # Fields read from ``raw`` only when asked for: every store in the constructor is paid
+    # on every request, and most requests never need these.
+    @property
+    def query_string(self) -> str:
+        """The raw query string (``a=1&b=2``)."""
+        try:
+            return self._query
+        except AttributeError:
+            raw = self.raw
+            if self.kind == "asgi":
+                self._query: str = raw.get("query_string", b"").decode("latin-1")
+            else:
+                self._query = raw.get("QUERY_STRING", "")
+            return self._query
+
+    @property
+    def peer(self) -> str | None:
+        """The socket peer's address (the client, or the last proxy)."""
+        try:
+            return self._peer
+        except AttributeError:
+            if self.kind == "asgi":
+                client = self.raw.get("client")
+                self._peer: str | None = client[0] if client else None
+            else:
+                self._peer = self.raw.get("REMOTE_ADDR") or None
+            return self._peer
+
     @property
     def client(self) -> str | None:
         """Client address: the peer, or the forwarded client when the peer is trusted."""
@@ -170,8 +182,11 @@ class Exchange:
         try:
             return self._scheme
         except AttributeError:
+            raw = self.raw
+            key = "scheme" if self.kind == "asgi" else "wsgi.url_scheme"
+            default = raw.get(key, "http")
             trusted = self.pipeline.trusted
-            self._scheme: str = trusted.scheme(self.peer, self.headers, self._default_scheme)
+            self._scheme: str = trusted.scheme(self.peer, self.headers, default)
             return self._scheme
 
     @property
