@@ -261,6 +261,7 @@ def defer_body_check(exchange: Exchange, cap: int, check: BodyCheck) -> None:
     a longer body is handed to ``check`` cut at ``cap``, so ``check`` must refuse it)."""
     pending = exchange.state.setdefault(BODY_CHECKS_KEY, [])
     pending.append((cap, check))
+    exchange.wants_middleware = True  # the ASGI driver routes this request through BodyGuard
 
 
 def _json_check(limits: BodyLimits, request_id: str) -> tuple[int, BodyCheck]:

@@ -96,14 +96,11 @@ class AsgiDriver:
 
             if ex.body_limit is not None:
                 receive = _limited_receive(receive, ex.body_limit)
-            chain = self._chain
-            if chain is None:
-                chain = self.app
-                for middleware in reversed(pipeline.asgi_middleware):
-                    chain = middleware(chain)
-                self._chain = chain
+            app = self.app
+            if ex.wants_middleware and pipeline.asgi_middleware:
+                app = self._chain or self._build_chain()
             try:
-                await chain(scope, receive, send_wrapper)
+                await app(scope, receive, send_wrapper)
             except Exception as exc:
                 if not isinstance(exc, HTTPProblem):
                     pipeline.report_error(ex, exc)
@@ -116,6 +113,13 @@ class AsgiDriver:
             if pipeline.complete_hooks:
                 pipeline.complete(ex)
             _current.reset(token)
+
+    def _build_chain(self) -> ASGIApp:
+        chain = self.app
+        for middleware in reversed(self.pipeline.asgi_middleware):
+            chain = middleware(chain)
+        self._chain = chain
+        return chain
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         hooks = self.lifespan

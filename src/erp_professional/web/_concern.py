@@ -105,8 +105,8 @@ class Pipeline:
         self.endpoints: dict[str, Endpoint] = {}
         self.error_reporters: list[ErrorReporter] = [_log_error]
         # ASGI middleware factories the ASGI driver puts between itself and the app (first =
-        # outermost), for concerns that must read the request body before the app does.
-        # The chain is built at the first request.
+        # outermost) for the requests whose exchange ``wants_middleware`` (a concern that
+        # must read the body before the app does); the chain is built when first needed.
         self.asgi_middleware: list[Callable[[Any], Any]] = []
         self.concerns: list[Concern] = []
         self.request_hooks: list[tuple[Concern, bool]] = []

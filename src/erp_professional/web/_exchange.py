@@ -34,7 +34,9 @@ class Exchange:
 
     ``raw`` is the ASGI scope or the WSGI environ. ``state`` holds per-request values of
     concerns (span, principal, ...). Response fields (``status``, ``bytes_sent``,
-    ``error``) are filled in as the response goes out.
+    ``error``) are filled in as the response goes out. A concern sets ``wants_middleware``
+    when this request must pass through the pipeline's ASGI middleware (to read the body
+    before the app does); other requests go straight to the app.
     """
 
     __slots__ = (
@@ -61,6 +63,7 @@ class Exchange:
         "root_path",
         "start",
         "status",
+        "wants_middleware",
     )
 
     def __init__(
@@ -89,6 +92,7 @@ class Exchange:
         self.error: BaseException | None = None
         self.error_reported = False
         self.body_limit: int | None = None
+        self.wants_middleware = False
         self.start = time.perf_counter()
 
     @classmethod
