@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import inspect
 import logging
 import threading
@@ -298,7 +299,7 @@ def integrate(
     """
     from .integrations import detect
 
-    if isinstance(app, Professional) or getattr(app, _MARK, None) is not None or id(app) in _MARKED:
+    if isinstance(app, Professional) or getattr(app, _MARK, None) is not None or _marked(app):
         raise RuntimeError(
             "integrate() was already called on this app; keep the Professional it returned "
             "(calling it twice would stack every concern twice)"
@@ -319,11 +320,20 @@ def integrate(
     try:
         setattr(app, _MARK, pro)
     except (AttributeError, TypeError):
-        _MARKED.add(id(app))
+        # No attributes: remember it weakly (an id could be reused by a later object).
+        with contextlib.suppress(TypeError):
+            _MARKED.add(app)
     if integration.server_kind == "wsgi":
         pro.startup()
         atexit.register(_shutdown_ref, weakref.ref(pro))
     return pro
 
 
-_MARKED: set[int] = set()
+_MARKED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _marked(app: object) -> bool:
+    try:
+        return app in _MARKED
+    except TypeError:  # not weakly referenceable: it could not have been marked
+        return False

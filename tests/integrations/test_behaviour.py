@@ -153,3 +153,17 @@ def test_factory_components_are_built_once_on_first_use() -> None:
     with pytest.raises(AttributeError, match="nothing"):
         pro.nothing
     pro.shutdown()
+
+
+def test_apps_without_attributes_are_remembered_weakly() -> None:
+    class SlottedApp:
+        __slots__ = ("__weakref__",)
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            return None
+
+    app = SlottedApp()
+    pro = integrate(app)
+    with pytest.raises(RuntimeError, match="already called"):
+        integrate(app)
+    pro.shutdown()
