@@ -52,6 +52,9 @@ def test_level_filter(capture_logs: CaptureLogs) -> None:
 
 def test_stdlib_logging_comes_out_in_the_same_format(capture_logs: CaptureLogs) -> None:
     server_log = logging.getLogger("uvicorn.error")
+    # A uvicorn started earlier in this process may have left its logger at WARNING.
+    previous_level = server_log.level
+    server_log.setLevel(logging.INFO)
     own = logging.StreamHandler(io.StringIO())
     server_log.addHandler(own)
     server_log.propagate = False
@@ -71,6 +74,7 @@ def test_stdlib_logging_comes_out_in_the_same_format(capture_logs: CaptureLogs) 
     assert own in server_log.handlers  # restored
     server_log.removeHandler(own)
     server_log.propagate = True
+    server_log.setLevel(previous_level)
 
 
 def test_exception_is_a_structured_field(capture_logs: CaptureLogs) -> None:
