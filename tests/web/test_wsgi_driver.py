@@ -236,3 +236,21 @@ def test_request_context_never_leaks_into_the_server_thread() -> None:
     assert list(iterable) == [b"chunk"]  # the server iterates but never calls close()
     assert seen == ["ctx-1", "ctx-1"]
     assert current_exchange() is None
+
+
+class _AsyncOnly(Concern):
+    name = "async-only"
+
+    async def on_request_async(self, exchange: Exchange) -> Response | None:
+        return problem(403) if exchange.headers.get("x-deny") else None
+
+
+def test_async_only_concerns_still_run_under_wsgi() -> None:
+    pro = integrate(make_app(Tracked([b"ok"])))
+    pro.add_concern(_AsyncOnly())
+    denied = Server()
+    denied.serve(pro, environ(X_DENY="1"))
+    assert denied.status == 403
+    allowed = Server()
+    assert allowed.serve(pro, environ()) == b"ok"
+    assert allowed.status == 200

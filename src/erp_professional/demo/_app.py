@@ -61,7 +61,7 @@ def create_app(**overrides: Any) -> FastAPI:
 
     store = pro.component("events")
     flags = pro.component("flags")
-    health = pro.component("health")
+    health = pro.components.get("health")  # optional: the demo runs without health checks
     queue = pro.component("queue")
     assert isinstance(store, EventStore)
     assert isinstance(flags, FeatureFlags)

@@ -110,6 +110,7 @@ class Pipeline:
         self.asgi_middleware: list[Callable[[Any], Any]] = []
         self.concerns: list[Concern] = []
         self.request_hooks: list[tuple[Concern, bool]] = []
+        self.wsgi_request_hooks: list[tuple[Concern, bool]] = []
         self.response_hooks: list[Concern] = []
         self.complete_hooks: list[Concern] = []
         for concern in concerns:
@@ -121,11 +122,13 @@ class Pipeline:
             raise ValueError(f"concern {concern.name!r} is already in the pipeline")
         self.concerns.append(concern)
         self.concerns.sort(key=lambda c: c.order)
-        self.request_hooks = [
-            (c, c.overrides("on_request_async"))
-            for c in self.concerns
-            if c.overrides("on_request") or c.overrides("on_request_async")
+        requesting = [
+            c for c in self.concerns if c.overrides("on_request") or c.overrides("on_request_async")
         ]
+        # ASGI awaits on_request_async where a concern overrides it; WSGI calls on_request
+        # and runs on_request_async only for concerns that have nothing else.
+        self.request_hooks = [(c, c.overrides("on_request_async")) for c in requesting]
+        self.wsgi_request_hooks = [(c, not c.overrides("on_request")) for c in requesting]
         self.response_hooks = [c for c in reversed(self.concerns) if c.overrides("on_response")]
         self.complete_hooks = [c for c in reversed(self.concerns) if c.overrides("on_complete")]
 

@@ -54,8 +54,8 @@ class WsgiDriver:
         _current.set(ex)
         try:
             response: Response | None = None
-            for concern, is_async in pipeline.request_hooks:
-                if is_async and not concern.overrides("on_request"):
+            for concern, only_async in pipeline.wsgi_request_hooks:
+                if only_async:
                     response = asyncio.run(concern.on_request_async(ex))
                 else:
                     response = concern.on_request(ex)
