@@ -25,6 +25,7 @@ class ProfessionalMiddleware(AsgiDriver):
 
 
 def _resolve(routes: Any, scope: dict[str, Any]) -> str | None:
+    """Match ``scope`` against ``routes`` again (the slow path: every route is tried)."""
     partial: str | None = None
     for route in routes:
         try:
@@ -46,6 +47,84 @@ def _resolve(routes: Any, scope: dict[str, Any]) -> str | None:
     return partial
 
 
+_AMBIGUOUS = object()
+
+
+class _RouteIndex:
+    """Which template served a request, read from what the router left in the scope.
+
+    Starlette's router records the matched ``endpoint`` in the scope (FastAPI also the
+    ``route``), and every ``Mount`` it went through extends ``root_path``. After the app
+    has run, the template is therefore the mounts' prefix plus the route's own path,
+    found without matching every route a second time. Endpoints served under several
+    templates, mounts with path parameters and anything unrecognised take the slow path.
+    """
+
+    def __init__(self, router: Any) -> None:
+        self.router = router
+        self.size = -1
+        self.paths: dict[Any, Any] = {}
+        self.mounts: set[str] = set()
+
+    def _rebuild(self, routes: Any) -> None:
+        paths: dict[Any, Any] = {}
+        mounts: set[str] = set()
+
+        def walk(routes: Any, prefix: str) -> None:
+            for route in routes:
+                path = getattr(route, "path", None)
+                if not isinstance(path, str):
+                    continue
+                sub_routes = getattr(route, "routes", None)
+                if sub_routes is not None:
+                    if "{" not in path:
+                        mounts.add(prefix + path)
+                        walk(sub_routes, prefix + path)
+                    continue
+                endpoint = getattr(route, "endpoint", None)
+                if endpoint is None:
+                    continue
+                try:
+                    known = paths.get(endpoint)
+                except TypeError:  # an unhashable endpoint: never looked up
+                    continue
+                paths[endpoint] = path if known in (None, path) else _AMBIGUOUS
+
+        walk(routes, "")
+        self.paths, self.mounts = paths, mounts
+        self.size = len(routes)
+
+    def template(self, exchange: Exchange) -> str | None:
+        raw = exchange.raw
+        routes = self.router.routes
+        if len(routes) != self.size:
+            self._rebuild(routes)
+        prefix = ""
+        root_path = raw.get("root_path", "")
+        if root_path != exchange.root_path:
+            base = exchange.root_path
+            prefix = root_path[len(base) :] if root_path.startswith(base) else "{"
+            if prefix not in self.mounts:
+                return self._slow(exchange)
+        route = raw.get("route")  # FastAPI records the route itself
+        path = getattr(route, "path", None) if route is not None else None
+        if not isinstance(path, str):
+            endpoint = raw.get("endpoint")
+            try:
+                path = self.paths.get(endpoint) if endpoint is not None else None
+            except TypeError:
+                path = None
+        if isinstance(path, str):
+            return prefix + path
+        return self._slow(exchange)
+
+    def _slow(self, exchange: Exchange) -> str | None:
+        # Mounts rewrote root_path while routing: match from the request's own.
+        scope = dict(exchange.raw)
+        scope["root_path"] = exchange.root_path
+        return _resolve(self.router.routes, scope)
+
+
 class StarletteIntegration(Integration):
     kind = "starlette"
     server_kind = "asgi"
@@ -54,9 +133,11 @@ class StarletteIntegration(Integration):
         app: Any = self.app
         app.add_middleware(ProfessionalMiddleware, pro=pro)
 
+        index = _RouteIndex(app.router)
+
         def resolver(exchange: Exchange) -> str | None:
             if exchange.kind != "asgi":
                 return None
-            return _resolve(app.router.routes, dict(exchange.raw))
+            return index.template(exchange)
 
         pro.pipeline.route_resolver = resolver

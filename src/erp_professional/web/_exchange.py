@@ -204,8 +204,11 @@ class Exchange:
             return self._route
         except AttributeError:
             resolver = self.pipeline.route_resolver
-            self._route: str | None = resolver(self) if resolver is not None else None
-            return self._route
+            route = resolver(self) if resolver is not None else None
+            if route is not None or self.response_started:
+                # Before the app has run some routers cannot tell yet: ask again later.
+                self._route: str | None = route
+            return route
 
     @route.setter
     def route(self, value: str | None) -> None:
