@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _current: ContextVar[Exchange | None] = ContextVar("erp_professional_exchange", default=None)
 
 RouteResolver = Callable[["Exchange"], "str | None"]
+_UNSET: Any = object()  # a lazily computed field not computed yet
 
 
 def current_exchange() -> Exchange | None:
@@ -94,6 +95,14 @@ class Exchange:
         self.body_limit: int | None = None
         self.wants_middleware = False
         self.start = time.perf_counter()
+        # Computed on first use (most requests never need them); a sentinel check is far
+        # cheaper than catching the AttributeError of an unset slot.
+        self._state: dict[str, Any] | None = None
+        self._query: str = _UNSET
+        self._peer: str | None = _UNSET
+        self._client: str | None = _UNSET
+        self._scheme: str = _UNSET
+        self._route: str | None = _UNSET
 
     @classmethod
     def from_asgi(
@@ -137,61 +146,56 @@ class Exchange:
     @property
     def state(self) -> dict[str, Any]:
         """Per-request values of concerns (span, nonce, ...), created when first used."""
-        try:
-            return self._state
-        except AttributeError:
-            self._state: dict[str, Any] = {}
-            return self._state
+        state = self._state
+        if state is None:
+            state = self._state = {}
+        return state
 
-    # Fields read from ``raw`` only when asked for: every store in the constructor is paid
-    # on every request, and most requests never need these.
+    # Fields read from ``raw`` only when asked for: most requests never need them.
     @property
     def query_string(self) -> str:
         """The raw query string (``a=1&b=2``)."""
-        try:
-            return self._query
-        except AttributeError:
+        query = self._query
+        if query is _UNSET:
             raw = self.raw
             if self.kind == "asgi":
-                self._query: str = raw.get("query_string", b"").decode("latin-1")
+                query = raw.get("query_string", b"").decode("latin-1")
             else:
-                self._query = raw.get("QUERY_STRING", "")
-            return self._query
+                query = raw.get("QUERY_STRING", "")
+            self._query = query
+        return query
 
     @property
     def peer(self) -> str | None:
         """The socket peer's address (the client, or the last proxy)."""
-        try:
-            return self._peer
-        except AttributeError:
+        peer = self._peer
+        if peer is _UNSET:
             if self.kind == "asgi":
                 client = self.raw.get("client")
-                self._peer: str | None = client[0] if client else None
+                peer = client[0] if client else None
             else:
-                self._peer = self.raw.get("REMOTE_ADDR") or None
-            return self._peer
+                peer = self.raw.get("REMOTE_ADDR") or None
+            self._peer = peer
+        return peer
 
     @property
     def client(self) -> str | None:
         """Client address: the peer, or the forwarded client when the peer is trusted."""
-        try:
-            return self._client
-        except AttributeError:
-            self._client: str | None = self.pipeline.trusted.client(self.peer, self.headers)
-            return self._client
+        client = self._client
+        if client is _UNSET:
+            client = self._client = self.pipeline.trusted.client(self.peer, self.headers)
+        return client
 
     @property
     def scheme(self) -> str:
         """``http`` or ``https``, honouring forwarded protocol headers from trusted proxies."""
-        try:
-            return self._scheme
-        except AttributeError:
+        scheme = self._scheme
+        if scheme is _UNSET:
             raw = self.raw
             key = "scheme" if self.kind == "asgi" else "wsgi.url_scheme"
             default = raw.get(key, "http")
-            trusted = self.pipeline.trusted
-            self._scheme: str = trusted.scheme(self.peer, self.headers, default)
-            return self._scheme
+            scheme = self._scheme = self.pipeline.trusted.scheme(self.peer, self.headers, default)
+        return scheme
 
     @property
     def is_secure(self) -> bool:
@@ -200,15 +204,14 @@ class Exchange:
     @property
     def route(self) -> str | None:
         """The route template (``/invoices/{id}``) once known, else ``None`` (never raw paths)."""
-        try:
-            return self._route
-        except AttributeError:
+        route = self._route
+        if route is _UNSET:
             resolver = self.pipeline.route_resolver
             route = resolver(self) if resolver is not None else None
             if route is not None or self.response_started:
                 # Before the app has run some routers cannot tell yet: ask again later.
-                self._route: str | None = route
-            return route
+                self._route = route
+        return route
 
     @route.setter
     def route(self, value: str | None) -> None:
