@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -420,7 +421,13 @@ def test_a_batch_mixing_plain_and_annotated_events_keeps_its_order(store: EventS
 
 def test_new_event_ids() -> None:
     fixed = uuid.uuid4()
-    assert NewEvent("T", {}, None, None).id.version == 4  # type: ignore[arg-type]
+    drawn = NewEvent("T", {}, None, None).id
+    assert drawn.version == 7
+    assert drawn.variant == uuid.RFC_4122
+    # Time-ordered: the first 48 bits are unix milliseconds.
+    assert abs((drawn.int >> 80) - time.time() * 1000) < 60_000
+    time.sleep(0.002)
+    assert NewEvent("T").id > drawn
     assert NewEvent("T", {}, None, str(fixed)).id == fixed  # type: ignore[arg-type]
     assert NewEvent("T").id != NewEvent("T").id
     with pytest.raises(TypeError):

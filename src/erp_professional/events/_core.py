@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from ._context import Ambient
 from ._types import (
@@ -33,25 +33,49 @@ COLUMNS = (
 )
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,30}")
 Clock = Callable[[], datetime]
-_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"event data is not JSON: {type(value).__name__}")
+
+
+# The C encoder that json.dumps builds on every call, built once (same output: ASCII, ", "
+# and ": " separators; NaN refused). Cycles are caught by _check_json, which runs first.
+# The C scanner behind json.loads, without its whitespace handling (stored JSON is ours).
+_ENCODE: Callable[[object, int], Sequence[str]]
+_SCAN: Callable[[str, int], tuple[Any, int]]
+try:
+    from _json import encode_basestring_ascii, make_encoder, make_scanner
+except ImportError:  # pragma: no cover - an interpreter without the C accelerator
+    _PY_ENCODER = json.JSONEncoder(allow_nan=False, default=_not_json)
+    _ENCODE = lambda value, _level: (_PY_ENCODER.encode(value),)  # noqa: E731
+    _SCAN = json.JSONDecoder().raw_decode
+else:
+    _ENCODE = make_encoder(
+        None, _not_json, encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )
+    _SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _EMPTY_META = Metadata()
 _SAFE = uuid.SafeUUID.unknown
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new_object = object.__new__
+_set_uuid_int = uuid.UUID.__dict__["int"].__set__
+_set_uuid_safe = uuid.UUID.__dict__["is_safe"].__set__
 
 
 def uuid_from_bytes(raw: bytes) -> uuid.UUID:
     """A UUID from its 16 stored bytes."""
-    value = object.__new__(uuid.UUID)
-    object.__setattr__(value, "int", int.from_bytes(raw))
-    object.__setattr__(value, "is_safe", _SAFE)
+    value = _new_object(uuid.UUID)
+    _set_uuid_int(value, int.from_bytes(raw))
+    _set_uuid_safe(value, _SAFE)
     return value
 
 
 def uuid_from_text(text: str) -> uuid.UUID:
     """Parse a canonical UUID string (as stored) without the generic parser's overhead."""
-    value = object.__new__(uuid.UUID)
-    object.__setattr__(value, "int", int(text.replace("-", ""), 16))
-    object.__setattr__(value, "is_safe", _SAFE)
+    value = _new_object(uuid.UUID)
+    _set_uuid_int(value, int(text.replace("-", ""), 16))
+    _set_uuid_safe(value, _SAFE)
     return value
 
 
@@ -136,11 +160,13 @@ def encode_data(data: object) -> str:
     if not isinstance(data, Mapping):
         raise TypeError(f"event data must be a mapping, got {type(data).__name__}")
     plain = data if type(data) is dict else dict(data)
-    _check_json(plain, "")
     try:
-        text = _ENCODER.encode(plain)
+        _check_json(plain, "")
+        text: str = "".join(_ENCODE(plain, 0))
     except ValueError as exc:
         raise ValueError(f"event data is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("event data is circular or nested too deeply") from None
     if "\\ud" in text or "\\uD" in text:
         _check_unicode(plain)
     return text
@@ -178,6 +204,9 @@ class Prepared(NamedTuple):
     recorded_micros: int
 
 
+_new_tuple = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     stream_id: str
@@ -190,9 +219,14 @@ def prepare(appends: Sequence[StreamAppend], ambient: Ambient, now: datetime) ->
     if now.tzinfo is None:
         raise ValueError("the store clock must return timezone-aware datetimes")
     seen_streams: set[str] = set()
-    seen_ids: set[uuid.UUID] = set()
+    seen_ids: set[int] = set()
     batches: list[Batch] = []
     micros = to_micros(now)
+    # Without metadata an event takes the ambient defaults: the same for the whole append.
+    plain_headers = (
+        "{}" if ambient.trace_id is None else encode_data({"trace_id": ambient.trace_id})
+    )
+    plain_meta = (ambient.correlation_id, None, ambient.actor, None, 1, plain_headers)
     for item in appends:
         stream_id = check_name("stream id", item.stream_id)
         if stream_id in seen_streams:
@@ -201,12 +235,28 @@ def prepare(appends: Sequence[StreamAppend], ambient: Ambient, now: datetime) ->
         expected = check_expected(item.expected_version)
         prepared: list[Prepared] = []
         for event in item.events:
-            if not isinstance(event, NewEvent):
+            if event.__class__ is not NewEvent and not isinstance(event, NewEvent):
                 raise TypeError(f"append takes NewEvent objects, got {type(event).__name__}")
-            if event.id in seen_ids:
+            key = event.id.int
+            if key in seen_ids:
                 raise ValueError(f"event id {event.id} appears twice in one append")
-            seen_ids.add(event.id)
-            prepared.append(_prepare_event(event, ambient, now, micros))
+            seen_ids.add(key)
+            if event.metadata is None:
+                prepared.append(
+                    _new_tuple(
+                        Prepared,
+                        (
+                            event.id,
+                            check_name("event type", event.type),
+                            encode_data(event.data),
+                            *plain_meta,
+                            now,
+                            micros,
+                        ),
+                    )
+                )
+            else:
+                prepared.append(_prepare_event(event, ambient, now, micros))
         batches.append(Batch(stream_id, expected, tuple(prepared)))
     return batches
 
@@ -305,52 +355,90 @@ def to_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_RECORDED_SETTERS = tuple(
+    RecordedEvent.__dict__[name].__set__
+    for name in ("id", "stream_id", "version", "position", "type", "data", "metadata")
+)
+_set_recorded_at = RecordedEvent.__dict__["recorded_at"].__set__
+
+
+def load_json(text: str) -> Any:
+    """Decode stored JSON text: the C scanner straight away, ``json.loads`` if it balks."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)  # raises the usual error for text that is not JSON
+    return value if end == len(text) else json.loads(text)
+
+
 def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
-    """Stored rows (in :data:`COLUMNS` order) as :class:`RecordedEvent` objects."""
-    out = []
+    """Stored rows (in :data:`COLUMNS` order) as :class:`RecordedEvent` objects.
+
+    The id comes as 16 bytes (SQLite), text (PostgreSQL) or a UUID; data and headers as
+    JSON text or already decoded; ``recorded_at`` as microseconds or a datetime. The
+    objects are assembled field by field: the dataclass ``__init__`` costs twice as much.
+    """
+    out: list[RecordedEvent] = []
+    append = out.append
     last_time: object = None
     moment = _EPOCH
-    loads = json.loads
+    scan = _SCAN
+    new = _new_object
+    set_int = _set_uuid_int
+    set_safe = _set_uuid_safe
+    safe = _SAFE
+    s_id, s_stream, s_version, s_position, s_type, s_data, s_meta = _RECORDED_SETTERS
+    set_at = _set_recorded_at
+    empty = _EMPTY_META
     for row in rows:
-        raw_id, headers, when = row[0], row[11], row[12]
-        if when != last_time:
-            moment = decode_time(when)
-            last_time = when
+        raw_id, stream_id, version, position, type_, data, cid, caus, actor, tenant, sv, hdr, at = (
+            row
+        )
+        if at != last_time:
+            moment = decode_time(at)
+            last_time = at
         if (
-            row[6] is None
-            and row[7] is None
-            and row[8] is None
-            and row[9] is None
-            and row[10] == 1
-            and (headers == "{}" or headers == {})
+            cid is None
+            and caus is None
+            and actor is None
+            and tenant is None
+            and sv == 1
+            and (hdr == "{}" or hdr == {})
         ):
-            meta = _EMPTY_META
+            meta = empty
         else:
             meta = Metadata(
-                row[6],
-                row[7],
-                row[8],
-                row[9],
-                row[10],
-                loads(headers) if isinstance(headers, str) else dict(headers),
+                cid, caus, actor, tenant, sv, load_json(hdr) if hdr.__class__ is str else dict(hdr)
             )
-        data = row[5]
-        out.append(
-            RecordedEvent(
-                raw_id
-                if isinstance(raw_id, uuid.UUID)
-                else uuid_from_bytes(raw_id)
-                if isinstance(raw_id, bytes)
-                else uuid_from_text(raw_id),
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                cast("dict[str, Any]", loads(data) if isinstance(data, str) else data),
-                meta,
-                moment,
-            )
-        )
+        if raw_id.__class__ is bytes:
+            event_id = new(uuid.UUID)
+            set_int(event_id, int.from_bytes(raw_id))
+            set_safe(event_id, safe)
+        elif raw_id.__class__ is str:
+            event_id = new(uuid.UUID)
+            set_int(event_id, int(raw_id.replace("-", ""), 16))
+            set_safe(event_id, safe)
+        else:
+            event_id = raw_id
+        if data.__class__ is str:
+            try:
+                value, end = scan(data, 0)
+            except (StopIteration, ValueError):
+                value, end = None, -1
+            if end != len(data):
+                value = json.loads(data)
+        else:
+            value = data
+        event = new(RecordedEvent)
+        s_id(event, event_id)
+        s_stream(event, stream_id)
+        s_version(event, version)
+        s_position(event, position)
+        s_type(event, type_)
+        s_data(event, value)
+        s_meta(event, meta)
+        set_at(event, moment)
+        append(event)
     return out
 
 
