@@ -167,6 +167,48 @@ def _append_statement(p: str, batch: Batch, version: int | None = None) -> Query
     )
 
 
+def _one_stream_cte(p: str, expected: object) -> str:
+    """The stream row update of a one-event append; parameters: stream id (, version)."""
+    if expected is ANY:
+        return (
+            f"INSERT INTO {p}streams AS s VALUES (%s, 1) ON CONFLICT (stream_id) "
+            "DO UPDATE SET version = s.version + 1 RETURNING stream_id, version"
+        )
+    if expected is NO_STREAM or expected == 0:
+        return (
+            f"INSERT INTO {p}streams VALUES (%s, 1) "
+            "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id, version"
+        )
+    if expected is STREAM_EXISTS:
+        return (
+            f"UPDATE {p}streams SET version = version + 1 WHERE stream_id = %s "
+            "RETURNING stream_id, version"
+        )
+    return (
+        f"UPDATE {p}streams SET version = version + 1 "
+        "WHERE stream_id = %s AND version = %s RETURNING stream_id, version"
+    )
+
+
+def _append_one_statement(p: str, batch: Batch) -> Query:
+    """Insert a single event with plain parameters: arrays cost more to send than one row."""
+    e = batch.events[0]
+    expected = batch.expected
+    sql = (
+        f"WITH s AS ({_one_stream_cte(p, expected)}) "
+        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
+        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
+        "SELECT %s, s.stream_id, s.version, %s, %s::json, %s, %s, %s, %s, %s, %s::json, %s "
+        "FROM s RETURNING position, version"
+    )
+    head: tuple[object, ...] = (
+        (batch.stream_id, expected)
+        if isinstance(expected, int) and expected > 0
+        else (batch.stream_id,)
+    )
+    return Query(sql, (*head, e.id, *e[1:10]))
+
+
 def _lookup(p: str, batches: Sequence[Batch]) -> Plan:
     ids = [e.id for b in batches for e in b.events]
     rows = yield Query(
@@ -204,10 +246,15 @@ def append_plan(p: str, batches: Sequence[Batch]) -> Plan:
             yield Query("BEGIN")
         try:
             if single:
-                rows = yield _append_statement(p, ordered[0])
+                batch = ordered[0]
+                rows = yield (
+                    _append_one_statement(p, batch)
+                    if len(batch.events) == 1
+                    else _append_statement(p, batch)
+                )
                 if not rows:
                     raise _Conflict
-                return [_result(ordered[0], rows)]
+                return [_result(batch, rows)]
             # Lock and check the stream rows in a fixed order (no deadlocks), then insert
             # in the caller's order so positions follow it.
             versions: dict[str, int] = {}

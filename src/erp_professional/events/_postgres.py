@@ -18,6 +18,9 @@ from ._pg_notify import notifier
 from ._protocol import BatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
 
 def conninfo(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
@@ -34,7 +37,8 @@ def drive(conn: psycopg.Connection[Any], plan: plans.Plan) -> Any:
                 continue
             try:
                 cur = conn.execute(step.sql, step.params)
-                rows = cur.fetchall() if cur.description is not None else []
+                result = cur.pgresult
+                rows = cur.fetchall() if result is not None and result.status == _TUPLES_OK else []
             except psycopg.Error as exc:
                 step = plan.throw(exc)
                 continue
@@ -71,23 +75,43 @@ class PostgresBackend:
         self._notifier = notifier(conninfo(url), f"{prefix}events") if notify else None
         self._pool = postgres_pool(url)
 
+    def _checkout(self) -> tuple[psycopg.Connection[Any], bool]:
+        """A pooled connection in autocommit mode, and whether it had to be switched."""
+        conn = self._pool.getconn()
+        switched = not conn.autocommit
+        if switched:
+            try:
+                conn.autocommit = True
+            except BaseException:
+                self._pool.putconn(conn)
+                raise
+        return conn, switched
+
+    def _checkin(self, conn: psycopg.Connection[Any], switched: bool) -> None:
+        try:
+            # A broken connection is left as it is: the pool discards it.
+            if not conn.closed:
+                if conn.pgconn.transaction_status != _IDLE:
+                    conn.rollback()
+                if switched:
+                    conn.autocommit = False
+        finally:
+            self._pool.putconn(conn)
+
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as conn:
-            previous = conn.autocommit
-            conn.autocommit = True
-            try:
-                yield conn
-            finally:
-                # A broken connection is left as it is: the pool discards it.
-                if not conn.closed:
-                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                        conn.rollback()
-                    conn.autocommit = previous
+        conn, switched = self._checkout()
+        try:
+            yield conn
+        finally:
+            self._checkin(conn, switched)
 
     def _run(self, plan: plans.Plan) -> Any:
-        with self._conn() as conn:
+        conn, switched = self._checkout()  # every append: no context manager generator
+        try:
             return drive(conn, plan)
+        finally:
+            self._checkin(conn, switched)
 
     def _fetch(self, query: plans.Query) -> list[tuple[Any, ...]]:
         with self._conn() as conn:

@@ -108,6 +108,7 @@ class _Base:
         self.config = _settings(config, {"url": url, "table_prefix": table_prefix})
         self.url = self.config.url
         self._clock: Clock = clock or utc_now
+        self._attributes = {"backend": self._kind()}  # of the metrics
 
     def _prepare(self, appends: Sequence[StreamAppend]) -> list[Batch]:
         if isinstance(appends, StreamAppend):
@@ -158,10 +159,10 @@ class EventStore(_Base):
         try:
             results = self._backend.append(batches)
         except WrongExpectedVersion:
-            _conflicts.add(1, {"backend": self._kind()})
+            _conflicts.add(1, self._attributes)
             raise
-        _append_time.record(time.perf_counter() - start, {"backend": self._kind()})
-        _appended.add(sum(len(b.events) for b in batches), {"backend": self._kind()})
+        _append_time.record(time.perf_counter() - start, self._attributes)
+        _appended.add(sum(len(b.events) for b in batches), self._attributes)
         return results
 
     def record(
@@ -336,10 +337,10 @@ class AsyncEventStore(_Base):
         try:
             results = await backend.append(batches)
         except WrongExpectedVersion:
-            _conflicts.add(1, {"backend": self._kind()})
+            _conflicts.add(1, self._attributes)
             raise
-        _append_time.record(time.perf_counter() - start, {"backend": self._kind()})
-        _appended.add(sum(len(b.events) for b in batches), {"backend": self._kind()})
+        _append_time.record(time.perf_counter() - start, self._attributes)
+        _appended.add(sum(len(b.events) for b in batches), self._attributes)
         return results
 
     async def record(
