@@ -220,10 +220,13 @@ def test_processors_added_by_the_app_see_server_spans(app: Driven, spans: Spans)
 
     started: list[str] = []
     ended: list[str] = []
+    parents: list[int] = []
 
     class Recorder(SpanProcessor):
         def on_start(self, span: object, parent_context: object = None) -> None:
             started.append(getattr(span, "name", ""))
+            remote = trace.get_current_span(parent_context).get_span_context()  # type: ignore[arg-type]
+            parents.append(remote.trace_id)
 
         def on_end(self, span: object) -> None:
             ended.append(getattr(span, "name", ""))
@@ -233,6 +236,8 @@ def test_processors_added_by_the_app_see_server_spans(app: Driven, spans: Spans)
     app.get("/items/3")
     assert started[-1] == "GET"
     assert ended[-1] == "GET /items/{item_id}"
+    app.get("/items/4", headers={"traceparent": TRACEPARENT})
+    assert parents == [0, int(TRACE_ID, 16)]  # the remote parent reaches on_start
 
 
 hexes = st.text(alphabet="0123456789abcdefABCDEF-xz ", min_size=0, max_size=60)

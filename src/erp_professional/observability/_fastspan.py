@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ._tracing import _Provider
 
-__all__ = ["ServerSpan", "start_server_span"]
+__all__ = ["ServerSpan", "parent_or_remote", "start_server_span"]
 
 log = logging.getLogger("erp_professional.observability")
 SCOPE = InstrumentationScope("erp_professional.observability")
@@ -172,10 +172,13 @@ def start_server_span(
 ) -> trace.Span:
     """Sample and start a SERVER span on ``provider`` (recording or not).
 
-    ``parent_context`` is the remote parent already parsed from ``parent`` (if any).
+    ``parent_context`` is the remote parent already parsed from ``parent`` (if any);
+    ``parent`` may then be ``None``: a context holding it is made only when a sampler or
+    an added processor asks for one.
     """
     if parent is not None and parent_context is None:
         parent_context = trace.get_current_span(parent).get_span_context()
+    sole = provider.sole_processor
     generator = provider.id_generator
     if parent_context is None or not parent_context.is_valid:
         parent_context = None
@@ -193,6 +196,7 @@ def start_server_span(
             sampled = trace_id & _TRACE_ID_LIMIT < bound
             state = None
     else:
+        parent = parent_or_remote(parent, parent_context)
         result = sampler.should_sample(parent, trace_id, name, SpanKind.SERVER, attributes)
         sampled = result.decision is Decision.RECORD_AND_SAMPLE
         state = result.trace_state
@@ -202,7 +206,7 @@ def start_server_span(
             attributes.update(result.attributes)
         if result.decision is Decision.RECORD_ONLY:
             args = (provider, name, parent, parent_context, attributes, trace_id)
-            return _start(*args, False, state, 0)
+            return _start(*args, False, state, 0, sole)
     # W3C level 2: flag trace ids known to be random, as the SDK's tracer does.
     if parent_context is None:
         random = generator.is_trace_id_random()
@@ -218,7 +222,16 @@ def start_server_span(
             trace_state=state,
         )
         return trace.NonRecordingSpan(context)
-    return _start(provider, name, parent, parent_context, attributes, trace_id, True, state, extra)
+    return _start(
+        provider, name, parent, parent_context, attributes, trace_id, True, state, extra, sole
+    )
+
+
+def parent_or_remote(parent: Context | None, remote: SpanContext | None) -> Context | None:
+    """``parent``, or a context holding just the remote parent span when only that is known."""
+    if parent is None and remote is not None:
+        return trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    return parent
 
 
 def _start(
@@ -231,6 +244,7 @@ def _start(
     sampled: bool,
     state: TraceState | None,
     extra_flags: int,
+    sole: SpanProcessor | None,
 ) -> ServerSpan:
     flags = (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT) | extra_flags
     context = SpanContext(
@@ -240,9 +254,13 @@ def _start(
         trace_flags=TraceFlags(flags),
         trace_state=state,
     )
+    if sole is not None:  # only our processor, whose on_start does nothing
+        return ServerSpan(
+            name, context, parent_context, attributes, SpanKind.SERVER, sole, provider.resource
+        )
     processor = provider.processor
     span = ServerSpan(
         name, context, parent_context, attributes, SpanKind.SERVER, processor, provider.resource
     )
-    processor.on_start(span, parent)  # type: ignore[arg-type]
+    processor.on_start(span, parent_or_remote(parent, parent_context))  # type: ignore[arg-type]
     return span

@@ -76,9 +76,10 @@ def scan_headers(headers: RequestHeaders) -> tuple[str | None, str | None, str |
         return get("traceparent"), get("tracestate"), get("baggage"), get("user-agent")
     found: dict[bytes, str] = {}
     for key, value in raw:
-        if key in _WANTED and key not in found:
-            found[key] = value.decode("latin-1")
-        elif key.lower() in _WANTED:
+        if key in _WANTED:
+            if key not in found:
+                found[key] = value.decode("latin-1")
+        elif not key.islower() and key.lower() in _WANTED:  # ASGI says lowercase; be lenient
             found.setdefault(key.lower(), value.decode("latin-1"))
     return (
         found.get(b"traceparent"),
@@ -110,6 +111,21 @@ def extract_parent(
     if baggage is not None:
         result = _BAGGAGE.extract(headers, result, getter=_GETTER)
     return result, parent
+
+
+def remote_parent(
+    headers: RequestHeaders,
+    scanned: tuple[str | None, str | None, str | None, str | None],
+) -> tuple[Context | None, SpanContext | None]:
+    """Like :func:`extract_parent`, but when the request carries only trace context (no
+    baggage, default propagators) the context is left to be made by whoever needs it:
+    ``(None, remote span context)``."""
+    if scanned[2] is None and _w3c_only():
+        traceparent = scanned[0]
+        if traceparent is None:
+            return None, None
+        return None, parse_traceparent(traceparent, scanned[1])
+    return extract_parent(headers, scanned)
 
 
 def extract_context(

@@ -13,9 +13,9 @@ from opentelemetry.util.types import AttributeValue
 
 from ..web import Concern, Exchange
 from . import _decorators
-from ._fastspan import start_server_span
+from ._fastspan import parent_or_remote, start_server_span
 from ._paths import normalize_method
-from ._propagation import extract_parent, scan_headers
+from ._propagation import remote_parent, scan_headers
 from ._tracing import _Provider
 
 __all__ = ["SPAN_KEY", "TracingConcern"]
@@ -44,7 +44,7 @@ class TracingConcern(Concern):
         if self.excluded(exchange.path):
             return
         scanned = scan_headers(exchange.headers)
-        parent, parent_context = extract_parent(exchange.headers, scanned)
+        parent, parent_context = remote_parent(exchange.headers, scanned)
         method = normalize_method(exchange.method)
         attributes: dict[str, AttributeValue] = {
             "http.request.method": method,
@@ -66,6 +66,7 @@ class TracingConcern(Concern):
             span = start_server_span(provider, name, parent, attributes, parent_context)
         else:
             tracer = _decorators._tracer or _decorators._get_tracer()
+            parent = parent_or_remote(parent, parent_context)
             span = tracer.start_span(
                 name, context=parent, kind=SpanKind.SERVER, attributes=attributes
             )

@@ -119,6 +119,15 @@ class _Provider(TracerProvider):
         processor: SpanProcessor = self._active_span_processor
         return processor
 
+    @property
+    def sole_processor(self) -> _SwitchProcessor | None:
+        """Our switch when it is the only processor (the app added none): spans may then
+        skip the multi-processor fan-out and ``on_start``, which the switch ignores."""
+        switch = self.switch
+        if self._active_span_processor._span_processors == (switch,):
+            return switch
+        return None
+
     def replace_resource(self, resource: Resource) -> None:
         with self._tracers_lock:
             self._resource = resource
