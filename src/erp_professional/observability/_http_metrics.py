@@ -158,6 +158,8 @@ class MetricsConcern(Concern):
 
     def __init__(self) -> None:
         self.metrics = shared_http_metrics()
+        # Label tuples repeat request after request: build each one once (bounded).
+        self._keys: dict[tuple[Labels, int | None, str | None, str | None], Labels] = {}
 
     def on_request(self, exchange: Exchange) -> None:
         key: Labels = (
@@ -171,24 +173,38 @@ class MetricsConcern(Concern):
         active_key: Labels | None = exchange.state.pop(_ACTIVE, None)
         if active_key is None:
             return
-        labels = list(active_key)
         status = exchange.status
         error = exchange.error
         if error is not None:
-            labels.append(("error_type", type(error).__qualname__))
+            error_type: str | None = type(error).__qualname__
         elif status is None or status >= 500:
-            labels.append(("error_type", str(status) if status is not None else "incomplete"))
-        if status is not None:
-            labels.append(("http_response_status_code", str(status)))
+            error_type = str(status) if status is not None else "incomplete"
+        else:
+            error_type = None
         route = exchange.route
-        if route is not None:
-            labels.append(("http_route", route))
-        labels.sort()
+        cache_key = (active_key, status, route, error_type)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = _labels(active_key, status, route, error_type)
+            if len(self._keys) < 4096:
+                self._keys[cache_key] = key
         length = exchange.headers.get("content-length")
         self.metrics.finished(
             active_key,
-            tuple(labels),
+            key,
             exchange.duration,
             int(length) if length is not None and length.isdigit() else None,
             exchange.bytes_sent,
         )
+
+
+def _labels(active: Labels, status: int | None, route: str | None, error: str | None) -> Labels:
+    labels = list(active)
+    if error is not None:
+        labels.append(("error_type", error))
+    if status is not None:
+        labels.append(("http_response_status_code", str(status)))
+    if route is not None:
+        labels.append(("http_route", route))
+    labels.sort()
+    return tuple(labels)
