@@ -373,3 +373,28 @@ def test_utc_timestamp_matches_isoformat(now: float) -> None:
     assert len(text) == len("2026-11-27T19:46:03.172+00:00") and text.endswith("+00:00")
     parsed = datetime.fromisoformat(text).timestamp()
     assert 0 <= now - parsed < 0.001 + 1e-6
+
+
+flat_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(),
+    st.builds(object),
+)
+
+
+@given(st.dictionaries(st.text(), flat_values, max_size=8))
+def test_direct_lines_encode_exactly_like_loguru_lines(fields: dict[str, Any]) -> None:
+    from erp_professional.observability._logging import LogSink
+
+    stream = io.StringIO()
+    sink = LogSink("json", Redactor(), stream=stream)
+    sink.emit("INFO", "erp_professional.access", "GET / 200", dict(fields))
+    line = stream.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    out = {"time": json.loads(line)["time"], "level": "INFO", "message": "GET / 200"}
+    out["logger"] = "erp_professional.access"
+    out.update(fields)
+    assert line == sink.render(out, None)

@@ -58,6 +58,16 @@ _LEVEL_NO = {
 
 
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+# The same encoding as ``_ENCODER`` for the flat, acyclic field dicts of ``LogSink.emit``,
+# made once instead of per line (``JSONEncoder.encode`` builds its C encoder every call).
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_FLAT_ENCODER: Callable[[dict[str, Any], int], Any] | None = (
+    None
+    if _make_encoder is None
+    else _make_encoder(
+        None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+)
 _second: list[Any] = [None, ""]
 
 
@@ -202,7 +212,10 @@ class LogSink:
             "logger": logger_name,
         }
         out.update(fields)
-        self.write_line(self.render(out, None))
+        if self.format == "json" and _FLAT_ENCODER is not None:
+            self.write_line("".join(_FLAT_ENCODER(out, 0)) + "\n")
+        else:
+            self.write_line(self.render(out, None))
 
     def fields(self, record: dict[str, Any]) -> dict[str, Any]:
         redactor = self.redactor
