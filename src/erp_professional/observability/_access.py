@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from ..web import Concern, Exchange
-from ._logging import REDACTED_MARK, access_logger, current_sink, user_of
+from ._logging import REDACTED_MARK, access_logger, current_sink, user_of, utc_timestamp
 from ._redact import Redactor
 from ._server import SPAN_KEY
 
@@ -58,8 +58,22 @@ class AccessLogConcern(Concern):
         method = exchange.method
         redact = self.redactor.text
         path = redact(path)
-        agent = exchange.headers.get("user-agent")
-        fields: dict[str, object] = {REDACTED_MARK: True, "request_id": exchange.request_id}
+        level = "ERROR" if failed else "WARNING" if slow else "INFO"
+        message = f"{method} {route or path} {status} {duration_ms:.1f}ms"
+        sink = current_sink()
+        if sink is not None:
+            if not sink.enabled_for(level):
+                return
+            # The line's fields in their final order, written without loguru.
+            fields: dict[str, object] = {
+                "time": utc_timestamp(),
+                "level": level,
+                "message": message,
+                "logger": "erp_professional.access",
+                "request_id": exchange.request_id,
+            }
+        else:
+            fields = {REDACTED_MARK: True, "request_id": exchange.request_id}
         span = exchange.state.get(SPAN_KEY)
         if span is not None:
             context = span.get_span_context()
@@ -73,6 +87,7 @@ class AccessLogConcern(Concern):
         fields["duration_ms"] = duration_ms
         fields["bytes"] = exchange.bytes_sent
         fields["client"] = exchange.client
+        agent = exchange.headers.get("user-agent")
         if agent is not None:
             clean = self._agents.get(agent)
             if clean is None:
@@ -86,11 +101,7 @@ class AccessLogConcern(Concern):
             fields["user"] = user
         if slow:
             fields["slow"] = True
-        level = "ERROR" if failed else "WARNING" if slow else "INFO"
-        message = f"{method} {route or path} {status} {duration_ms:.1f}ms"
-        sink = current_sink()
         if sink is not None:
-            del fields[REDACTED_MARK]
-            sink.emit(level, "erp_professional.access", message, fields)
+            sink.write_fields(fields)
         else:
             access_logger.bind(**fields).log(level, message)

@@ -212,6 +212,15 @@ class LogSink:
             "logger": logger_name,
         }
         out.update(fields)
+        self.write_fields(out)
+
+    def enabled_for(self, level: str) -> bool:
+        """Would a line at ``level`` be written?"""
+        return _LEVEL_NO.get(level, 0) >= self.level_no
+
+    def write_fields(self, out: dict[str, Any]) -> None:
+        """Write a complete, already redacted line (``time``, ``level``, ``message`` and
+        ``logger`` first) in this sink's format; the caller checked the level."""
         if self.format == "json" and _FLAT_ENCODER is not None:
             self.write_line("".join(_FLAT_ENCODER(out, 0)) + "\n")
         else:
