@@ -294,3 +294,39 @@ def test_header_values_checked_at_start_up(value: str) -> None:
         load_config(security__headers__set={"X-Custom": value})
     with pytest.raises(ConfigError, match=r"headers\.routes"):
         load_config(security__headers__routes={"/x": {"X-Custom": value}})
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("nonce", [False, True])
+def test_headers_the_app_set_itself_win_and_are_not_doubled(kind: str, nonce: bool) -> None:
+    from erp_professional import integrate
+
+    from ._apps import Client
+
+    own = [
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", "default-src 'none'"),
+        ("Content-Type", "text/plain"),
+    ]
+
+    def wsgi_app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", list(own))
+        return [b"ok"]
+
+    async def asgi_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        headers = [(k.lower().encode(), v.encode()) for k, v in own]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = asgi_app if kind == "asgi" else wsgi_app
+    client = Client(kind, integrate(app, security__csp__nonce=nonce))
+    try:
+        result = client.request("GET", "/")
+    finally:
+        client.close()
+    names = [name.lower() for name, _ in result.raw_headers]
+    assert len(names) == len(set(names)), names
+    assert result.headers["x-frame-options"] == "DENY"
+    assert result.headers["content-security-policy"] == "default-src 'none'"
+    assert result.headers["x-content-type-options"] == "nosniff"
+    assert result.headers["referrer-policy"] == "no-referrer"

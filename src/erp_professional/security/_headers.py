@@ -361,19 +361,21 @@ class SecurityHeaders:
         if not present.isdisjoint(strip):
             raw[:] = [item for item in raw if item[0].lower() not in strip]
             present -= strip
-        for key, name, value in enc.preset:
-            if key not in present:
-                raw.append((name, value))
-        csp = self.csp
-        if csp is not None and enc.csp_key not in present:
-            if enc.csp_static is not None:
+        if present.isdisjoint(enc.fixed_keys):  # the usual case: the app set none of them
+            raw.extend(enc.fixed_items)
+        else:
+            for key, name, value in enc.preset:
+                if key not in present:
+                    raw.append((name, value))
+            if enc.csp_static is not None and enc.csp_key not in present:
                 raw.append(enc.csp_static)
-            else:
-                value = csp.render(self.nonce_for(exchange))
-                name = csp.header_name.lower() if binary else csp.header_name
-                raw.append(
-                    (name.encode("latin-1"), value.encode("latin-1")) if binary else (name, value)
-                )
+        csp = self.csp
+        if csp is not None and enc.csp_static is None and enc.csp_key not in present:
+            value = csp.render(self.nonce_for(exchange))  # a fresh nonce per response
+            name = csp.header_name.lower() if binary else csp.header_name
+            raw.append(
+                (name.encode("latin-1"), value.encode("latin-1")) if binary else (name, value)
+            )
         if enc.hsts is not None and enc.hsts[0].lower() not in present and exchange.is_secure:
             raw.append(enc.hsts)
 
@@ -418,7 +420,7 @@ class SecurityHeaders:
 class _Encoded:
     """Header names and values pre-encoded for one representation (bytes or str)."""
 
-    __slots__ = ("csp_key", "csp_static", "hsts", "preset", "strip")
+    __slots__ = ("csp_key", "csp_static", "fixed_items", "fixed_keys", "hsts", "preset", "strip")
 
     def __init__(
         self,
@@ -433,6 +435,14 @@ class _Encoded:
         self.csp_key = csp_key
         self.csp_static = csp_static
         self.hsts = hsts
+        # The preset and a nonce-free CSP: added in one step when the app set none of them.
+        items = [(name, value) for _, name, value in preset]
+        keys = {key for key, _, _ in preset}
+        if csp_static is not None:
+            items.append(csp_static)
+            keys.add(csp_key)
+        self.fixed_items = tuple(items)
+        self.fixed_keys = frozenset(keys)
 
 
 def _lower(mapping: Mapping[str, str]) -> dict[str, str]:
