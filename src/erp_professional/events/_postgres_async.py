@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from erp_professional.connections import async_postgres_pool
 
@@ -19,9 +21,23 @@ from ._postgres import conninfo
 from ._protocol import AsyncBatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
+_CURSORS: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncCursor[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+
+def cursor_of(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[Any]:
+    """The reusable tuple-row cursor of ``conn`` (see the sync backend)."""
+    cur = _CURSORS.get(conn)
+    if cur is None or cur.closed:
+        cur = _CURSORS[conn] = conn.cursor(row_factory=tuple_row)
+    return cur
+
 
 async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
     """Run a plan on an async connection in autocommit mode."""
+    cur = cursor_of(conn)
     try:
         step = next(plan)
         while True:
@@ -30,8 +46,10 @@ async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
                 step = plan.send([])
                 continue
             try:
-                cur = await conn.execute(step.sql, step.params)
-                rows = await cur.fetchall() if cur.description is not None else []
+                await cur.execute(step.sql, step.params)
+                result = cur.pgresult
+                ok = result is not None and result.status == _TUPLES_OK
+                rows = await cur.fetchall() if ok else []
             except psycopg.Error as exc:
                 step = plan.throw(exc)
                 continue
@@ -78,16 +96,18 @@ class AsyncPostgresBackend:
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         pool = await async_postgres_pool(self._url)
         async with pool.connection() as conn:
-            previous = conn.autocommit
-            await conn.set_autocommit(True)
+            switched = not conn.autocommit
+            if switched:
+                await conn.set_autocommit(True)
             try:
                 yield conn
             finally:
                 # A broken connection is left as it is: the pool discards it.
                 if not conn.closed:
-                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                         await conn.rollback()
-                    await conn.set_autocommit(previous)
+                    if switched:
+                        await conn.set_autocommit(False)
 
     async def _run(self, plan: plans.Plan) -> Any:
         async with self._conn() as conn:
@@ -95,7 +115,8 @@ class AsyncPostgresBackend:
 
     async def _fetch(self, query: plans.Query) -> list[tuple[Any, ...]]:
         async with self._conn() as conn:
-            cur = await conn.execute(query.sql, query.params)
+            cur = cursor_of(conn)
+            await cur.execute(query.sql, query.params)
             return await cur.fetchall() if cur.description is not None else []
 
     async def setup(self) -> None:
