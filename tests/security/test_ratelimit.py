@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from erp_professional import integrate
 from erp_professional.config import ConfigError, load_config
@@ -349,3 +351,35 @@ def test_asgi_fast_fields_equal_the_general_ones() -> None:
         assert [k for k, _ in fast] == [k for k, _ in general]
         assert fast[:4] == general[:4]
         assert fast[4][1].split(b";t=")[0] == general[4][1].split(b";t=")[0]
+
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),
+        st.sampled_from([1, 2, 60]),
+        st.integers(min_value=1, max_value=3),
+        st.sampled_from([0.0, 0.4, 1.0, 1.5, 61.0]),
+    ),
+    max_size=40,
+)
+
+
+@given(steps)
+def test_fixed_window_fast_path_counts_like_the_stock_storage(
+    plan: list[tuple[str, int, int, float]],
+) -> None:
+    from limits.storage import MemoryStorage
+
+    from erp_professional.security._ratelimit import _MemoryStorage
+
+    now = [1_000_000.0]
+    real_time = time.time
+    time.time = lambda: now[0]  # both storages read the wall clock through this module
+    try:
+        stock, ours = MemoryStorage(), _MemoryStorage()
+        for key, expiry, amount, advance in plan:
+            now[0] += advance
+            expected = (stock.incr(key, expiry, amount=amount), stock.get_expiry(key))
+            assert ours.incr_fixed(key, expiry, amount) == expected
+    finally:
+        time.time = real_time

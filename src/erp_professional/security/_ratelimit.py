@@ -182,6 +182,24 @@ class _MemoryStorage(MemoryStorage):
         self._next_sweep = 0.0
         super().__init__()
 
+    def incr_fixed(self, key: str, expiry: float, amount: int = 1) -> tuple[int, float]:
+        """``incr`` and ``get_expiry`` in one step under the key's lock: the fixed window's
+        count after this hit and when the window resets (same rules as ``incr``)."""
+        now = time.time()
+        storage = self.storage
+        expirations = self.expirations
+        with self.locks[key]:
+            if expirations.get(key, 0) <= now:  # expired or new: the window starts now
+                storage.pop(key, None)
+                expirations.pop(key, None)
+            value = storage[key] + amount
+            storage[key] = value
+            if value == amount:
+                expirations[key] = now + expiry
+            reset = expirations.get(key, now)
+        self._MemoryStorage__schedule_expiry()
+        return value, reset
+
     def _MemoryStorage__schedule_expiry(self) -> None:
         now = time.monotonic()
         if now >= self._next_sweep:
@@ -312,9 +330,13 @@ def _hit_sync(
             # The fixed window's hit is one counter increment: its result is the count,
             # so the remaining quota needs no second read.
             key = _key(item, identifiers)
-            used = storage.incr(key, item.get_expiry(), amount=cost)
+            if type(storage) is _MemoryStorage:
+                used, reset = storage.incr_fixed(key, item.get_expiry(), cost)
+            else:
+                used = storage.incr(key, item.get_expiry(), amount=cost)
+                reset = storage.get_expiry(key)
             ok = used <= item.amount
-            state = LimitState(item, ok, max(0, item.amount - used), storage.get_expiry(key))
+            state = LimitState(item, ok, max(0, item.amount - used), reset)
         else:
             ok = limiter.hit(item, *identifiers, cost=cost)
             stats = limiter.get_window_stats(item, *identifiers)
