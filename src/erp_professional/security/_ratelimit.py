@@ -301,18 +301,20 @@ class _Base:
         return Decision(decision.allowed, decision.states, degraded="memory-fallback")
 
 
-_KEYS: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+# Keyed by the item's identity (``RateLimitItem.__hash__`` is Python code, paid on every
+# lookup); the entry keeps the item itself, so a recycled id can never match.
+_KEYS: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str]] = {}
 
 
 def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
     """``item.key_for(*identifiers)``, remembered for the most recent clients."""
-    cache_key = (item, identifiers)
-    key = _KEYS.get(cache_key)
-    if key is None:
+    cache_key = (id(item), identifiers)
+    entry = _KEYS.get(cache_key)
+    if entry is None or entry[0] is not item:
         if len(_KEYS) >= 8192:
             _KEYS.clear()
-        key = _KEYS[cache_key] = item.key_for(*identifiers)
-    return key
+        entry = _KEYS[cache_key] = (item, item.key_for(*identifiers))
+    return entry[1]
 
 
 def _hit_sync(

@@ -325,10 +325,23 @@ class RateLimitConcern(Concern):
         append_headers(exchange, headers, rate_headers(decision, self.header_mode))
 
 
-@functools.lru_cache(maxsize=1024)
+_STATIC: dict[int, tuple[RateLimitItem, bytes, bytes, bytes]] = {}
+
+
 def _static_fields(limit: RateLimitItem) -> tuple[bytes, bytes, bytes]:
-    name = policy_name(limit)
-    return str(limit.amount).encode(), policy_item(limit).encode(), f'"{name}";r='.encode()
+    """The header parts fixed by ``limit``, remembered by the item's identity."""
+    entry = _STATIC.get(id(limit))
+    if entry is None or entry[0] is not limit:
+        if len(_STATIC) >= 1024:
+            _STATIC.clear()
+        name = policy_name(limit)
+        entry = _STATIC[id(limit)] = (
+            limit,
+            str(limit.amount).encode(),
+            policy_item(limit).encode(),
+            f'"{name}";r='.encode(),
+        )
+    return entry[1], entry[2], entry[3]
 
 
 def _raw_fields(state: LimitState) -> list[tuple[bytes, bytes]]:
