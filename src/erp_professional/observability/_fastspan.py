@@ -42,6 +42,7 @@ __all__ = ["ServerSpan", "parent_or_remote", "start_server_span"]
 log = logging.getLogger("erp_professional.observability")
 SCOPE = InstrumentationScope("erp_professional.observability")
 _PRIMITIVES = (str, bool, int, float)
+_UNSET = Status(StatusCode.UNSET)  # immutable: one shared instance
 
 
 def _valid(value: object) -> bool:
@@ -76,7 +77,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._resource = resource
         self._events: list[Event] = []
         self._links: list[Link] = []
-        self._status = Status(StatusCode.UNSET)
+        self._status = _UNSET
         self._start_time = time_ns()
         self._end_time: int | None = None
         self._instrumentation_info = None

@@ -13,7 +13,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ..web import Concern, Exchange
 from . import _decorators
-from ._fastspan import parent_or_remote, start_server_span
+from ._fastspan import ServerSpan, parent_or_remote, start_server_span
 from ._paths import normalize_method
 from ._propagation import remote_parent, scan_headers
 from ._tracing import _Provider
@@ -95,12 +95,24 @@ class TracingConcern(Concern):
 def _finish(span: Span, exchange: Exchange) -> None:
     route = exchange.route
     status = exchange.status
-    method = normalize_method(exchange.method)
-    if route is not None:
-        span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
-        span.set_attribute("http.route", route)
-    if status is not None:
-        span.set_attribute("http.response.status_code", status)
+    if type(span) is ServerSpan:
+        # Our own span, still recording: the values are known to be valid.
+        attributes = span._attrs
+        if route is not None:
+            method = attributes.get("http.request.method")
+            span._name = f"{'HTTP' if method == '_OTHER' else method} {route}"
+            attributes["http.route"] = route
+        if status is not None:
+            attributes["http.response.status_code"] = status
+            if status < 500 and exchange.error is None and exchange.response_complete:
+                return
+    else:
+        method = normalize_method(exchange.method)
+        if route is not None:
+            span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
+            span.set_attribute("http.route", route)
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
     error = exchange.error
     if error is not None:
         span.record_exception(error)
