@@ -15,14 +15,37 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from opentelemetry import metrics
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 log = logging.getLogger("erp_professional.observability")
+
+
+#: Spans dropped in this process, by reason (every processor adds to the same totals).
+_DROPS: dict[str, int] = {}
+_registered: list[bool] = []
+
+
+def _observe_drops(options: CallbackOptions) -> Iterator[Observation]:
+    for reason, count in list(_DROPS.items()):
+        yield Observation(count, {"reason": reason})
+
+
+def _register_drop_metric() -> None:
+    if _registered:
+        return
+    _registered.append(True)
+    metrics.get_meter("erp_professional.observability").create_observable_counter(
+        "erp_professional.telemetry.spans.dropped",
+        callbacks=[_observe_drops],
+        unit="{span}",
+        description="Finished spans dropped because the export queue was full or export failed",
+    )
 
 
 class BoundedSpanProcessor(SpanProcessor):
@@ -57,11 +80,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._last_warning = -float("inf")
         self.dropped = 0
         self.exported = 0
-        self._dropped_counter = metrics.get_meter("erp_professional.observability").create_counter(
-            "erp_professional.telemetry.spans.dropped",
-            unit="{span}",
-            description="Finished spans dropped because the export queue was full or export failed",
-        )
+        _register_drop_metric()
 
     # -- SpanProcessor -------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -81,7 +100,9 @@ class BoundedSpanProcessor(SpanProcessor):
         if self._thread is None:
             self._start_thread()
         if len(queue) >= self.max_export_batch_size:
-            self._wake.set()
+            wake = self._wake
+            if not wake.is_set():  # Event.set() takes a lock: once per batch is enough
+                wake.set()
 
     def shutdown(self) -> None:
         if self._stop:
@@ -152,8 +173,10 @@ class BoundedSpanProcessor(SpanProcessor):
             self._drop(len(batch), "export_failed")
 
     def _drop(self, count: int, reason: str, exc: BaseException | None = None) -> None:
+        # A plain count, read by the metric's callback at collection: an overloaded
+        # request path must not also pay for the metric SDK on every dropped span.
         self.dropped += count
-        self._dropped_counter.add(count, {"reason": reason})
+        _DROPS[reason] = _DROPS.get(reason, 0) + count
         now = self._clock()
         if now - self._last_warning >= self.warn_interval:
             self._last_warning = now
