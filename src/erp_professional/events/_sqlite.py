@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 from erp_professional.connections import sqlite_connect, sqlite_path
 
@@ -63,7 +64,38 @@ _PLAIN = (
     7,
 )
 _FULL = ("position, " + COLUMNS.replace("position, ", ""), "(" + ",".join("?" * 13) + ")", 13)
-_PLAIN_META = (None, None, None, None, 1, "{}")  # Prepared[3:9] of an event without metadata
+
+
+def _rows(batch: Batch, position: int, version: int) -> tuple[list[object], bool]:
+    """The flat INSERT values of a batch, assembled column by column, and whether they
+    have the plain shape (every event with the default metadata)."""
+    events = batch.events
+    n = len(events)
+    ids, types, data, cids, causes, actors, tenants, svs, headers, _, micros = zip(
+        *events, strict=True
+    )
+    plain = (
+        headers.count("{}") == n
+        and svs.count(1) == n
+        and cids.count(None) == n
+        and causes.count(None) == n
+        and actors.count(None) == n
+        and tenants.count(None) == n
+    )
+    width = _PLAIN[2] if plain else _FULL[2]
+    flat: list[object] = [None] * (n * width)
+    flat[0::width] = range(position, position + n)
+    flat[1::width] = [i.int.to_bytes(16) for i in ids]
+    flat[2::width] = repeat(batch.stream_id, n)
+    flat[3::width] = range(version, version + n)
+    flat[4::width] = types
+    flat[5::width] = data
+    if plain:
+        flat[6::width] = micros
+    else:
+        for column, values in enumerate((cids, causes, actors, tenants, svs, headers, micros), 6):
+            flat[column::width] = values
+    return flat, plain
 
 
 class SQLiteBackend:
@@ -178,31 +210,18 @@ class SQLiteBackend:
             )
         position = conn.execute(f"SELECT COALESCE(MAX(position), 0) FROM {p}events").fetchone()[0]
         results = []
-        # Flat parameter lists for multi-row INSERTs; events with the default metadata
-        # bind 7 values instead of 13.
         full: list[object] = []
-        plain: list[object] = []
+        plain: list[object] = []  # rows of events with the default metadata: 7 values
         for b in batches:
             version = current[b.stream_id]
-            first = position + 1
-            stream_id = b.stream_id
-            for e in b.events:
-                position += 1
-                version += 1
-                event_id = e.id.int.to_bytes(16)
-                if e[3:9] == _PLAIN_META:
-                    plain += (
-                        position,
-                        event_id,
-                        stream_id,
-                        version,
-                        e.type,
-                        e.data,
-                        e.recorded_micros,
-                    )
-                else:  # e[1:9]: type, data, the metadata columns and headers
-                    full += (position, event_id, stream_id, version, *e[1:9], e.recorded_micros)
-            results.append(AppendResult(b.stream_id, version, tuple(range(first, position + 1))))
+            n = len(b.events)
+            if n:
+                rows, is_plain = _rows(b, position + 1, version + 1)
+                (plain if is_plain else full).extend(rows)
+            results.append(
+                AppendResult(b.stream_id, version + n, tuple(range(position + 1, position + n + 1)))
+            )
+            position += n
         try:
             if plain:
                 self._insert(_PLAIN, plain)

@@ -116,9 +116,9 @@ def _header_value(key: object, value: object) -> str:
 
 
 _SAFE = uuid.SafeUUID.unknown
-_VERSION_7 = (0x7000 << 64) | (0x8000 << 48)  # version 7, RFC 4122 variant
-_RANDOM_A = 0xFFF << 64  # the 12 random bits after the version
-_RANDOM_B = (1 << 62) - 1  # the 62 random bits after the variant
+# Version 7 and the RFC 4122 variant over 48 bits of milliseconds and 80 random bits.
+_V7_CLEAR = ~((0xF << 76) | (0b11 << 62))
+_V7_SET = (0x7 << 76) | (0b10 << 62)
 _new_object = object.__new__
 _set_uuid_int = uuid.UUID.__dict__["int"].__set__
 _set_uuid_safe = uuid.UUID.__dict__["is_safe"].__set__
@@ -130,15 +130,9 @@ def new_event_id() -> uuid.UUID:
     Ids drawn one after the other sort close together, so the stores' unique index on the
     id grows at its end instead of touching a random page per event.
     """
-    random = int.from_bytes(os.urandom(10))
     value = _new_object(uuid.UUID)
-    _set_uuid_int(
-        value,
-        (time.time_ns() // 1_000_000) << 80
-        | _VERSION_7
-        | (random << 2) & _RANDOM_A
-        | random & _RANDOM_B,
-    )
+    millis = time.time_ns() // 1_000_000
+    _set_uuid_int(value, (millis << 80 | int.from_bytes(os.urandom(10))) & _V7_CLEAR | _V7_SET)
     _set_uuid_safe(value, _SAFE)
     return value
 
