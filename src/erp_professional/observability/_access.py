@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from json.encoder import encode_basestring as _quote
 from typing import ClassVar
 
 from ..web import Concern, Exchange
@@ -61,32 +62,15 @@ class AccessLogConcern(Concern):
         level = "ERROR" if failed else "WARNING" if slow else "INFO"
         message = f"{method} {route or path} {status} {duration_ms:.1f}ms"
         sink = current_sink()
-        if sink is not None:
-            if not sink.enabled_for(level):
-                return
-            # The line's fields in their final order, written without loguru.
-            fields: dict[str, object] = {
-                "time": utc_timestamp(),
-                "level": level,
-                "message": message,
-                "logger": "erp_professional.access",
-                "request_id": exchange.request_id,
-            }
-        else:
-            fields = {REDACTED_MARK: True, "request_id": exchange.request_id}
+        if sink is not None and not sink.enabled_for(level):
+            return
+        trace_id = span_id = None
         span = exchange.state.get(SPAN_KEY)
         if span is not None:
             context = span.get_span_context()
             if context.is_valid:
-                fields["trace_id"] = format(context.trace_id, "032x")
-                fields["span_id"] = format(context.span_id, "016x")
-        fields["method"] = method
-        fields["route"] = route
-        fields["path"] = path
-        fields["status"] = status
-        fields["duration_ms"] = duration_ms
-        fields["bytes"] = exchange.bytes_sent
-        fields["client"] = exchange.client
+                trace_id = format(context.trace_id, "032x")
+                span_id = format(context.span_id, "016x")
         agent = exchange.headers.get("user-agent")
         if agent is not None:
             clean = self._agents.get(agent)
@@ -95,13 +79,101 @@ class AccessLogConcern(Concern):
                 if len(self._agents) < 1024:  # user agents repeat: remember a few
                     self._agents[agent] = clean
             agent = clean
-        fields["user_agent"] = agent
         user = user_of(exchange.principal)
+        if sink is not None and sink.format == "json":
+            sink.write_line(
+                _json_line(
+                    level,
+                    message,
+                    exchange.request_id,
+                    trace_id,
+                    span_id,
+                    method,
+                    route,
+                    path,
+                    status,
+                    duration_ms,
+                    exchange.bytes_sent,
+                    exchange.client,
+                    agent,
+                    user,
+                    slow,
+                )
+            )
+            return
+        fields: dict[str, object] = {"request_id": exchange.request_id}
+        if trace_id is not None:
+            fields["trace_id"] = trace_id
+            fields["span_id"] = span_id
+        fields["method"] = method
+        fields["route"] = route
+        fields["path"] = path
+        fields["status"] = status
+        fields["duration_ms"] = duration_ms
+        fields["bytes"] = exchange.bytes_sent
+        fields["client"] = exchange.client
+        fields["user_agent"] = agent
         if user is not None:
             fields["user"] = user
         if slow:
             fields["slow"] = True
         if sink is not None:
-            sink.write_fields(fields)
+            sink.write_fields(
+                {
+                    "time": utc_timestamp(),
+                    "level": level,
+                    "message": message,
+                    "logger": ACCESS_LOGGER,
+                    **fields,
+                }
+            )
         else:
-            access_logger.bind(**fields).log(level, message)
+            access_logger.bind(**{REDACTED_MARK: True, **fields}).log(level, message)
+
+
+ACCESS_LOGGER = "erp_professional.access"
+
+
+def _quote_or_null(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def _json_line(
+    level: str,
+    message: str,
+    request_id: str,
+    trace_id: str | None,
+    span_id: str | None,
+    method: str,
+    route: str | None,
+    path: str,
+    status: int,
+    duration_ms: float,
+    size: int,
+    client: str | None,
+    agent: str | None,
+    user: str | None,
+    slow: bool,
+) -> str:
+    """The access line as the JSON sink would encode its fields, written out directly.
+
+    Every free-form value goes through the JSON string encoder; the rest are numbers,
+    hex ids, the timestamp and constants.
+    """
+    line = (
+        f'{{"time": "{utc_timestamp()}", "level": "{level}", "message": {_quote(message)}, '
+        f'"logger": "{ACCESS_LOGGER}", "request_id": {_quote(request_id)}'
+    )
+    if trace_id is not None:
+        line += f', "trace_id": "{trace_id}", "span_id": "{span_id}"'
+    line += (
+        f', "method": {_quote(method)}, "route": {_quote_or_null(route)}, '
+        f'"path": {_quote(path)}, "status": {status}, "duration_ms": {duration_ms!r}, '
+        f'"bytes": {size}, "client": {_quote_or_null(client)}, '
+        f'"user_agent": {_quote_or_null(agent)}'
+    )
+    if user is not None:
+        line += f', "user": {_quote(user)}'
+    if slow:
+        line += ', "slow": true'
+    return line + "}\n"
