@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -149,9 +150,14 @@ def test_two_workers_report_correct_totals(server: tuple[str, Path, str]) -> Non
     base, metrics_dir, route = server
     pids: set[int] = set()
     sent = 1  # the readiness probe
-    while len(pids) < 2 and sent < 400:
-        pids.add(json.loads(get(f"{base}/pid/{sent}"))["pid"])
-        sent += 1
+    # Concurrent bursts until both workers have answered (the second may still be booting).
+    deadline = time.monotonic() + 60
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while len(pids) < 2 and time.monotonic() < deadline:
+            urls = [f"{base}/pid/{n}" for n in range(sent, sent + 8)]
+            for body in pool.map(get, urls):
+                pids.add(json.loads(body)["pid"])
+            sent += len(urls)
     assert len(pids) == 2, "the two workers never both answered"
     for _ in range(20):
         get(f"{base}/pid/{sent}")
