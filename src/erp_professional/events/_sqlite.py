@@ -66,11 +66,20 @@ _PLAIN = (
 _FULL = ("position, " + COLUMNS.replace("position, ", ""), "(" + ",".join("?" * 13) + ")", 13)
 
 
+_PLAIN_META = (None, None, None, None, 1, "{}")  # Prepared[3:9] without metadata
+
+
 def _rows(batch: Batch, position: int, version: int) -> tuple[list[object], bool]:
     """The flat INSERT values of a batch, assembled column by column, and whether they
     have the plain shape (every event with the default metadata)."""
     events = batch.events
     n = len(events)
+    if n == 1:  # a single append: no columns to transpose
+        (e,) = events
+        head = [position, e.id.int.to_bytes(16), batch.stream_id, version, e.type, e.data]
+        if e[3:9] == _PLAIN_META:
+            return [*head, e.recorded_micros], True
+        return [*head, *e[3:9], e.recorded_micros], False
     ids, types, data, cids, causes, actors, tenants, svs, headers, _, micros = zip(
         *events, strict=True
     )
@@ -191,11 +200,21 @@ class SQLiteBackend:
         p = self._p
         conn = self._write
         current: dict[str, int] = {}
+        # The stream versions and the last position, in one statement for one stream.
+        position = None
         for b in batches:
-            row = conn.execute(
-                f"SELECT COALESCE(MAX(version), 0) FROM {p}events WHERE stream_id = ?",
-                (b.stream_id,),
-            ).fetchone()
+            if position is None:
+                row = conn.execute(
+                    f"SELECT (SELECT COALESCE(MAX(version), 0) FROM {p}events "
+                    f"WHERE stream_id = ?), (SELECT COALESCE(MAX(position), 0) FROM {p}events)",
+                    (b.stream_id,),
+                ).fetchone()
+                position = row[1]
+            else:
+                row = conn.execute(
+                    f"SELECT COALESCE(MAX(version), 0) FROM {p}events WHERE stream_id = ?",
+                    (b.stream_id,),
+                ).fetchone()
             current[b.stream_id] = row[0]
         conflict = next(
             (b for b in batches if not expectation_met(b.expected, current[b.stream_id])), None
@@ -208,7 +227,8 @@ class SQLiteBackend:
                     conflict.stream_id, conflict.expected, current[conflict.stream_id]
                 ),
             )
-        position = conn.execute(f"SELECT COALESCE(MAX(position), 0) FROM {p}events").fetchone()[0]
+        if position is None:  # nothing to append to
+            return []
         results = []
         full: list[object] = []
         plain: list[object] = []  # rows of events with the default metadata: 7 values
