@@ -75,8 +75,9 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._kind = kind
         self._processor = processor
         self._resource = resource
-        self._events: list[Event] = []
-        self._links: list[Link] = []
+        # Most server spans never get events or links: share empty tuples until they do.
+        self._events: list[Event] | tuple[()] = ()
+        self._links: list[Link] | tuple[()] = ()
         self._status = _UNSET
         self._start_time = time_ns()
         self._end_time: int | None = None
@@ -112,10 +113,14 @@ class ServerSpan(trace.Span, ReadableSpan):
         timestamp: int | None = None,
     ) -> None:
         if self._end_time is None:
+            if not self._events:
+                self._events = []
             self._events.append(Event(name, dict(attributes or {}), timestamp))
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self._end_time is None and context.is_valid:
+            if not self._links:
+                self._links = []
             self._links.append(Link(context, dict(attributes or {})))
 
     def update_name(self, name: str) -> None:
