@@ -74,7 +74,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  curl -s -X POST {base}/invoices/1/pay")
     print(f"  curl -s {base}/_pro/   (the toolkit's endpoints)")
     print(f"  curl -s {base}/docs    (OpenAPI UI)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The app's logging setup owns the output: uvicorn keeps its hands off it, and its
+    # access log would only repeat the toolkit's.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 

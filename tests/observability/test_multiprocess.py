@@ -241,6 +241,7 @@ def test_uvicorn_logs_come_out_as_json(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     by_logger = {line["logger"]: line for line in lines}
     assert "uvicorn.error" in by_logger  # uvicorn's own lines, in our format
+    assert not any("color_message" in line for line in lines)  # no ANSI-coloured copy
     order = next(line for line in lines if line["logger"] == "app.orders")
     assert order["message"] == "order 7 is late" and order["level"] == "WARNING"
     assert len(order["request_id"]) == 32 and len(order["trace_id"]) == 32

@@ -31,7 +31,13 @@ from ._server import SPAN_KEY
 
 __all__ = ["InterceptHandler", "LogSink", "logger", "setup_logging"]
 
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# LogRecord attributes, and uvicorn's ``color_message`` (the message again, with ANSI codes).
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 _COLORS = {
     "TRACE": "\x1b[2m",
     "DEBUG": "\x1b[34m",
