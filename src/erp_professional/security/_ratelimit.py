@@ -306,7 +306,7 @@ class _Base:
 _KEYS: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str]] = {}
 
 
-def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
+def fixed_window_key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
     """``item.key_for(*identifiers)``, remembered for the most recent clients."""
     cache_key = (id(item), identifiers)
     entry = _KEYS.get(cache_key)
@@ -331,7 +331,7 @@ def _hit_sync(
         if fixed:
             # The fixed window's hit is one counter increment: its result is the count,
             # so the remaining quota needs no second read.
-            key = _key(item, identifiers)
+            key = fixed_window_key(item, identifiers)
             if type(storage) is _MemoryStorage:
                 used, reset = storage.incr_fixed(key, item.get_expiry(), cost)
             else:
@@ -423,7 +423,7 @@ class AsyncRateLimiter(_Base):
             allowed = True
             for item in limits:
                 if fixed:
-                    key = _key(item, identifiers)
+                    key = fixed_window_key(item, identifiers)
                     used = await storage.incr(key, item.get_expiry(), amount=cost)
                     ok = used <= item.amount
                     reset = await storage.get_expiry(key)
