@@ -306,6 +306,7 @@ def test_headers_the_app_set_itself_win_and_are_not_doubled(kind: str, nonce: bo
     own = [
         ("X-Frame-Options", "DENY"),
         ("Content-Security-Policy", "default-src 'none'"),
+        ("Strict-Transport-Security", "max-age=60"),
         ("Content-Type", "text/plain"),
     ]
 
@@ -319,7 +320,7 @@ def test_headers_the_app_set_itself_win_and_are_not_doubled(kind: str, nonce: bo
         await send({"type": "http.response.body", "body": b"ok"})
 
     app = asgi_app if kind == "asgi" else wsgi_app
-    client = Client(kind, integrate(app, security__csp__nonce=nonce))
+    client = Client(kind, integrate(app, security__csp__nonce=nonce), https=True)
     try:
         result = client.request("GET", "/")
     finally:
@@ -328,5 +329,6 @@ def test_headers_the_app_set_itself_win_and_are_not_doubled(kind: str, nonce: bo
     assert len(names) == len(set(names)), names
     assert result.headers["x-frame-options"] == "DENY"
     assert result.headers["content-security-policy"] == "default-src 'none'"
+    assert result.headers["strict-transport-security"] == "max-age=60"
     assert result.headers["x-content-type-options"] == "nosniff"
     assert result.headers["referrer-policy"] == "no-referrer"

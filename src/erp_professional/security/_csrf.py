@@ -67,17 +67,30 @@ class CsrfProtection:
         if exchange.method in SAFE_METHODS:
             return None
         headers = exchange.headers
-        site = headers.get("sec-fetch-site")
+        raw = getattr(headers, "raw", None)
+        if type(raw) is list:  # ASGI: lowercase names, one pass for the three fields
+            site = origin = host = None
+            for name, value in raw:
+                if name == b"sec-fetch-site":
+                    if site is None:
+                        site = value.decode("latin-1")
+                elif name == b"origin":
+                    if origin is None:
+                        origin = value.decode("latin-1")
+                elif name == b"host" and host is None:
+                    host = value.decode("latin-1")
+        else:
+            site = headers.get("sec-fetch-site")
+            origin = headers.get("origin")
+            host = headers.get("host")
         if site is not None and site != "":
             if site in ("same-origin", "none"):
                 return None
-            if self._exempt(exchange, headers.get("origin")):
+            if self._exempt(exchange, origin):
                 return None
             return f"cross-origin request (Sec-Fetch-Site: {safe_for_log(site, 40)})"
-        origin = headers.get("origin")
         if origin is None or origin == "":
             return None
-        host = headers.get("host")
         origin_host = _netloc(origin)
         if host is not None and origin_host is not None and origin_host == host:
             return None

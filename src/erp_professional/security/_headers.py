@@ -376,8 +376,9 @@ class SecurityHeaders:
             raw.append(
                 (name.encode("latin-1"), value.encode("latin-1")) if binary else (name, value)
             )
-        if enc.hsts is not None and enc.hsts[0].lower() not in present and exchange.is_secure:
-            raw.append(enc.hsts)
+        hsts = enc.hsts
+        if hsts is not None and enc.hsts_key not in present and exchange.is_secure:
+            raw.append(hsts)
 
     def _apply_generic(
         self, exchange: Exchange, headers: ResponseHeaders, route: _RoutePolicy | None
@@ -420,7 +421,16 @@ class SecurityHeaders:
 class _Encoded:
     """Header names and values pre-encoded for one representation (bytes or str)."""
 
-    __slots__ = ("csp_key", "csp_static", "fixed_items", "fixed_keys", "hsts", "preset", "strip")
+    __slots__ = (
+        "csp_key",
+        "csp_static",
+        "fixed_items",
+        "fixed_keys",
+        "hsts",
+        "hsts_key",
+        "preset",
+        "strip",
+    )
 
     def __init__(
         self,
@@ -435,6 +445,7 @@ class _Encoded:
         self.csp_key = csp_key
         self.csp_static = csp_static
         self.hsts = hsts
+        self.hsts_key = None if hsts is None else hsts[0].lower()
         # The preset and a nonce-free CSP: added in one step when the app set none of them.
         items = [(name, value) for _, name, value in preset]
         keys = {key for key, _, _ in preset}

@@ -33,17 +33,25 @@ def cookie(headers: RequestHeaders, name: str) -> str | None:
     return None
 
 
+_VARY: dict[tuple[str, ...], bytes] = {}  # a few fixed name lists, encoded once
+
+
 def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     """Add ``names`` to the response's ``Vary`` header without duplicates."""
     raw = getattr(headers, "raw", None)
-    if (
-        type(raw) is list
-        and raw
-        and isinstance(raw[0][0], bytes | bytearray)
-        and not any(item[0].lower() == b"vary" for item in raw)
-    ):
-        raw.append((b"vary", ", ".join(names).encode("latin-1")))
-        return
+    if type(raw) is list and raw and isinstance(raw[0][0], bytes | bytearray):
+        for item in raw:
+            if item[0].lower() == b"vary":
+                break
+        else:
+            key = names if isinstance(names, tuple) else tuple(names)
+            value = _VARY.get(key)
+            if value is None:
+                value = ", ".join(key).encode("latin-1")
+                if len(_VARY) < 64:
+                    _VARY[key] = value
+            raw.append((b"vary", value))
+            return
     current = headers.get("vary")
     if current is not None and current.strip() == "*":
         return
