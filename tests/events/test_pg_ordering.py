@@ -87,6 +87,25 @@ def test_unrelated_open_transactions_do_not_delay_readers(pg: tuple[str, str]) -
     store.close()
 
 
+def test_maintenance_on_the_streams_table_does_not_delay_readers(pg: tuple[str, str]) -> None:
+    # ANALYZE (also run by autovacuum) locks the streams table and takes a transaction id,
+    # but draws no position: readers must not wait for it.
+    url, prefix = pg
+    store = EventStore(url, table_prefix=prefix)
+    store.append("s", [NewEvent("A", {})])
+    with psycopg.connect(url) as maintenance:
+        try:
+            maintenance.execute(f"ANALYZE {prefix}streams")
+            xid = maintenance.execute("SELECT pg_current_xact_id_if_assigned()").fetchone()
+            assert xid is not None and xid[0] is not None
+            start = time.monotonic()
+            assert [e.type for e in store.read_all()] == ["A"]
+            assert time.monotonic() - start < 2
+        finally:
+            maintenance.rollback()
+    store.close()
+
+
 def test_an_unverified_read_never_widens_later_reads(pg: tuple[str, str]) -> None:
     url, prefix = pg
     store = EventStore(url, table_prefix=prefix)

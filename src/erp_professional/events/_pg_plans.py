@@ -5,12 +5,13 @@ A plan is a generator that yields :class:`Query` (answered with the fetched rows
 
 Gap safety: positions come from a sequence, so a reader could see position 7 committed
 while position 6 is still in flight. A read first takes ``L`` = the sequence's last
-value, *then* the set ``W`` of transactions that currently hold an xid and a lock on the
-streams table. A transaction that drew a position <= L locked the streams table and got
-its xid before drawing it, and keeps both until it ends, so it has either finished or is
-in W. Once every transaction of W has ended, every position <= L is final (committed and
-visible to the next statement, or rolled back for good) and the reader exposes up to L.
-No table lock, no timeout-based gap skipping, and unrelated transactions never delay it.
+value, *then* the set ``W`` of transactions that currently hold an xid and a
+RowExclusiveLock on the streams table. A transaction that drew a position <= L took that
+lock (by writing its stream row) and got its xid before drawing it, and keeps both until
+it ends, so it has either finished or is in W. Once every transaction of W has ended,
+every position <= L is final (committed and visible to the next statement, or rolled back
+for good) and the reader exposes up to L. No table lock, no timeout-based gap skipping,
+and unrelated transactions (maintenance of the streams table included) never delay it.
 """
 
 # ruff: noqa: S608 - only the validated table prefix is spliced into SQL; values are bound
@@ -313,12 +314,15 @@ def horizon_plan(p: str, after: int, wait: float) -> Plan:
     last = int(rows[0][0]) if rows[0][1] else 0
     if last <= after:
         return None
-    # Writers that may hold positions <= last: transactions with an xid that hold a lock
-    # on the streams table now (they took it before drawing positions, keep it to the end).
+    # Writers that may hold positions <= last: transactions with an xid that hold a
+    # RowExclusiveLock on the streams table now (every append takes it, by writing its
+    # stream row, before drawing positions, and keeps it to the end). Other modes are
+    # maintenance (ANALYZE, VACUUM) or readers, which draw no positions.
     rows = yield Query(
         "SELECT DISTINCT x.transactionid::text FROM pg_locks r JOIN pg_locks x "
         "ON x.pid = r.pid AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' "
         "AND x.granted WHERE r.locktype = 'relation' AND r.relation = %s::regclass "
+        "AND r.mode = 'RowExclusiveLock' "
         "AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         (f"{p}streams",),
     )
