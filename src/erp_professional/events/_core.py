@@ -419,9 +419,17 @@ def to_micros(moment: datetime) -> int:
 
 _RECORDED_SETTERS = tuple(
     RecordedEvent.__dict__[name].__set__
-    for name in ("id", "stream_id", "version", "position", "type", "data", "metadata")
+    for name in (
+        "id",
+        "stream_id",
+        "version",
+        "position",
+        "type",
+        "data",
+        "metadata",
+        "recorded_at",
+    )
 )
-_set_recorded_at = RecordedEvent.__dict__["recorded_at"].__set__
 
 
 def load_json(text: str) -> Any:
@@ -449,8 +457,7 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
     set_int = _set_uuid_int
     set_safe = _set_uuid_safe
     safe = _SAFE
-    s_id, s_stream, s_version, s_position, s_type, s_data, s_meta = _RECORDED_SETTERS
-    set_at = _set_recorded_at
+    s_id, s_stream, s_version, s_position, s_type, s_data, s_meta, s_at = _RECORDED_SETTERS
     empty = _EMPTY_META
     for row in rows:
         raw_id, stream_id, version, position, type_, data, cid, caus, actor, tenant, sv, hdr, at = (
@@ -499,7 +506,7 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
         s_type(event, type_)
         s_data(event, value)
         s_meta(event, meta)
-        set_at(event, moment)
+        s_at(event, moment)
         append(event)
     return out
 
