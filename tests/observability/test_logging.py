@@ -401,61 +401,48 @@ def test_direct_lines_encode_exactly_like_loguru_lines(fields: dict[str, Any]) -
 
 
 optional_text = st.none() | st.text()
-
-
-@given(
-    st.sampled_from(["INFO", "WARNING", "ERROR"]),
-    st.text(),
-    st.text(),
-    st.booleans(),
-    st.text(),
-    optional_text,
-    st.text(),
-    st.integers(min_value=0, max_value=999),
-    st.floats(min_value=0, max_value=1e9, allow_nan=False).map(lambda f: round(f, 3)),
-    st.integers(min_value=0),
-    optional_text,
-    optional_text,
-    optional_text,
-    st.booleans(),
+access_fields = st.fixed_dictionaries(
+    {
+        "level": st.sampled_from(["INFO", "WARNING", "ERROR"]),
+        "message": st.text(),
+        "request_id": st.text(),
+        "method": st.text(),
+        "route": optional_text,
+        "path": st.text(),
+        "status": st.integers(min_value=0, max_value=999),
+        "duration_ms": st.floats(min_value=0, max_value=1e9).map(lambda f: round(f, 3)),
+        "size": st.integers(min_value=0),
+        "client": optional_text,
+        "agent": optional_text,
+        "user": optional_text,
+        "slow": st.booleans(),
+    }
 )
+
+
+@given(access_fields, st.booleans())
 def test_access_lines_written_directly_equal_the_encoded_fields(
-    level: str,
-    message: str,
-    request_id: str,
-    traced: bool,
-    method: str,
-    route: str | None,
-    path: str,
-    status: int,
-    duration_ms: float,
-    size: int,
-    client: str | None,
-    agent: str | None,
-    user: str | None,
-    slow: bool,
+    given_fields: dict[str, Any], traced: bool
 ) -> None:
     from erp_professional.observability._access import ACCESS_LOGGER, _json_line
 
+    f = given_fields
     trace_id, span_id = ("a" * 32, "b" * 16) if traced else (None, None)
-    line = _json_line(
-        level, message, request_id, trace_id, span_id, method, route, path, status,
-        duration_ms, size, client, agent, user, slow,
-    )  # fmt: skip
-    stamp = json.loads(line)["time"]
+    line = _json_line(trace_id=trace_id, span_id=span_id, **f)
     fields: dict[str, Any] = {
-        "time": stamp,
-        "level": level,
-        "message": message,
+        "time": json.loads(line)["time"],
+        "level": f["level"],
+        "message": f["message"],
         "logger": ACCESS_LOGGER,
-        "request_id": request_id,
+        "request_id": f["request_id"],
     }
     if traced:
         fields.update(trace_id=trace_id, span_id=span_id)
-    fields.update(method=method, route=route, path=path, status=status)
-    fields.update(duration_ms=duration_ms, bytes=size, client=client, user_agent=agent)
-    if user is not None:
-        fields["user"] = user
-    if slow:
+    fields.update(method=f["method"], route=f["route"], path=f["path"], status=f["status"])
+    fields.update(duration_ms=f["duration_ms"], bytes=f["size"], client=f["client"])
+    fields["user_agent"] = f["agent"]
+    if f["user"] is not None:
+        fields["user"] = f["user"]
+    if f["slow"]:
         fields["slow"] = True
     assert line == json.dumps(fields, ensure_ascii=False) + "\n"
