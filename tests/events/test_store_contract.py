@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from erp_professional.events import (
     EventStore,
     Metadata,
     NewEvent,
+    RecordedEvent,
     StreamAppend,
     WrongExpectedVersion,
     acting_as,
@@ -199,6 +203,41 @@ def test_unusual_but_valid_json_round_trips(store: EventStore) -> None:
     data = {"nul": "a\x00b", "deep": {"list": [1, 2.5, None, True, "x"]}, "big": 2**62, "e": ""}
     store.append("s", [NewEvent("T", data)])
     assert store.read_stream("s")[0].data == data
+
+
+def _fields(event: RecordedEvent) -> dict[str, object]:
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+
+
+def test_read_events_behave_as_plain_values(store: EventStore) -> None:
+    """Read events decode their fields lazily; nothing of that shows from outside."""
+    meta = Metadata("corr", "cause", "actor-\u00e9", "acme", 3, {"ip": "10.0.0.1", "k": "\u2603"})
+    first = NewEvent("T", {"a": [1, {"b": None}], "s": "\u00e9\U0001f600"})
+    second = NewEvent("T", {"n": 2}, meta)
+    store.append("s", [first, second])
+    for one, two in (store.read_stream("s"), store.read_all()):
+        assert type(one) is RecordedEvent
+        assert one.id == first.id and two.id == second.id
+        assert type(one.id) is uuid.UUID and one.id.is_safe is uuid.SafeUUID.unknown
+        assert one.metadata == Metadata() and two.metadata == meta
+        assert one.data == first.data and two.data == second.data
+        assert one.recorded_at.tzinfo is not None
+        assert one.data is one.data and two.metadata is two.metadata  # decoded once
+    fresh = store.read_all()
+    built = [RecordedEvent(**_fields(e)) for e in store.read_all()]
+    # Equality, repr and pickling see decoded values, whatever was accessed before.
+    assert fresh == built and built == fresh
+    assert [repr(e) for e in store.read_all()] == [repr(e) for e in built]
+    assert [pickle.loads(pickle.dumps(e)) for e in store.read_all()] == built
+    assert [copy.deepcopy(e) for e in store.read_all()] == built
+    assert dataclasses.asdict(store.read_all()[1])["metadata"]["tenant"] == "acme"
+    changed = dataclasses.replace(store.read_all()[0], type="U")
+    assert changed.type == "U" and changed.data == first.data and changed.id == first.id
+    event = store.read_all()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.data = {}  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hash(event)  # data is a dict, as before
 
 
 def test_record_uses_the_aggregate_stream_and_metadata(store: EventStore) -> None:

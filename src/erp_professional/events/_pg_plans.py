@@ -25,16 +25,17 @@ from typing import Any
 
 from psycopg import errors
 
-from ._core import AuditQuery, Batch, expectation_met, replayed
+from ._core import AuditQuery, Batch, expectation_met, metadata_select, replayed
 from ._protocol import Snapshot, StoreStats
 from ._types import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, WrongExpectedVersion
 
 Row = tuple[Any, ...]
 # Text and integer forms decode faster in Python than psycopg's json/uuid/timestamptz loaders.
+# The metadata columns folded into one value (NULL for the defaults): see decode_rows.
 COLUMNS = (
-    "id::text, stream_id, version, position, type, data::text, correlation_id, causation_id, "
-    "actor, tenant, schema_version, headers::text, "
-    "(extract(epoch FROM recorded_at) * 1000000)::int8"
+    "id::text, stream_id, version, position, type, data::text, "
+    + metadata_select("postgresql")
+    + ", (extract(epoch FROM recorded_at) * 1000000)::int8"
 )
 log = logging.getLogger("erp_professional.events")
 

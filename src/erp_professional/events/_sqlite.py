@@ -22,6 +22,7 @@ from ._core import (
     Batch,
     decode_rows,
     expectation_met,
+    metadata_select,
     replayed,
     to_micros,
     uuid_from_bytes,
@@ -65,6 +66,11 @@ _PLAIN = (
 )
 _FULL = ("position, " + COLUMNS.replace("position, ", ""), "(" + ",".join("?" * 13) + ")", 13)
 
+
+# What reads select: see decode_rows.
+_SELECT = (
+    "id, stream_id, version, position, type, data, " + metadata_select("sqlite") + ", recorded_at"
+)
 
 _PLAIN_META = (None, None, None, None, 1, "{}")  # Prepared[3:9] without metadata
 
@@ -296,7 +302,7 @@ class SQLiteBackend:
             params.append(from_version)
         params.append(-1 if limit is None else limit)
         return self._select(
-            f"SELECT {COLUMNS} FROM {p}events WHERE stream_id = ?{cond} "
+            f"SELECT {_SELECT} FROM {p}events WHERE stream_id = ?{cond} "
             f"ORDER BY version {order} LIMIT ?",
             params,
         )
@@ -310,7 +316,7 @@ class SQLiteBackend:
         wait: float = 5.0,
     ) -> tuple[list[RecordedEvent], int]:
         p = self._p
-        sql = f"SELECT {COLUMNS} FROM {p}events WHERE position > ?"
+        sql = f"SELECT {_SELECT} FROM {p}events WHERE position > ?"
         params: list[object] = [after]
         if types is not None:
             sql += f" AND type IN ({','.join('?' * len(types))})"
@@ -353,7 +359,7 @@ class SQLiteBackend:
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         params.append(-1 if query.limit is None else query.limit)
         return self._select(
-            f"SELECT {COLUMNS} FROM {self._p}events{where} ORDER BY position LIMIT ?",
+            f"SELECT {_SELECT} FROM {self._p}events{where} ORDER BY position LIMIT ?",
             params,
         )
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+import json
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeAlias
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
@@ -185,7 +186,11 @@ _set_id = NewEvent.__dict__["id"].__set__
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    """A stored event: its stream, 1-based stream ``version`` and global ``position``."""
+    """A stored event: its stream, 1-based stream ``version`` and global ``position``.
+
+    Events read from a store keep ``id``, ``data``, ``metadata`` and ``recorded_at`` in
+    their stored form until first accessed, then decode them once and keep the result.
+    """
 
     id: uuid.UUID
     stream_id: str
@@ -195,6 +200,123 @@ class RecordedEvent:
     data: JSONObject
     metadata: Metadata
     recorded_at: datetime
+
+
+# -- lazily decoded fields of RecordedEvent ----------------------------------------------
+# Stores build events with the stored forms in the slots: the id as 16 bytes or text,
+# data as JSON text, metadata as None (the defaults) or the JSON text of
+# [correlation_id, causation_id, actor, tenant, schema_version, headers], recorded_at as
+# integer microseconds since the epoch. Each of these fields becomes a property over its
+# slot that decodes the stored form on first access and stores the result back; the
+# dataclass machinery (__init__, __eq__, __repr__, pickling, replace) goes through the
+# properties and sees decoded values only.
+_EMPTY_METADATA = Metadata()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SCAN: Callable[[str, int], tuple[Any, int]]
+try:
+    from _json import make_scanner
+except ImportError:  # pragma: no cover - an interpreter without the C accelerator
+    _SCAN = json.JSONDecoder().raw_decode
+else:
+    # The C scanner behind json.loads, without its whitespace handling (stored JSON is ours).
+    _SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def load_json(text: str) -> Any:
+    """Decode stored JSON text: the C scanner straight away, ``json.loads`` if it balks."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)  # raises the usual error for text that is not JSON
+    return value if end == len(text) else json.loads(text)
+
+
+def _slot(name: str) -> tuple[Callable[[RecordedEvent], Any], Callable[[RecordedEvent, Any], None]]:
+    descriptor = RecordedEvent.__dict__[name]
+    return descriptor.__get__, descriptor.__set__
+
+
+_get_id_slot, _set_id_slot = _slot("id")
+_get_data_slot, _set_data_slot = _slot("data")
+_get_meta_slot, _set_meta_slot = _slot("metadata")
+_get_at_slot, _set_at_slot = _slot("recorded_at")
+
+
+def _event_id(self: RecordedEvent) -> uuid.UUID:
+    value = _get_id_slot(self)
+    if value.__class__ is bytes:
+        raw = int.from_bytes(value)
+    elif value.__class__ is str:
+        raw = int(value.replace("-", ""), 16)
+    else:
+        return value  # type: ignore[no-any-return]
+    decoded = _new_object(uuid.UUID)
+    _set_uuid_int(decoded, raw)
+    _set_uuid_safe(decoded, _SAFE)
+    _set_id_slot(self, decoded)
+    return decoded
+
+
+def _event_data(self: RecordedEvent) -> JSONObject:
+    value = _get_data_slot(self)
+    if value.__class__ is str:
+        try:
+            decoded, end = _SCAN(value, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end != len(value):
+            decoded = json.loads(value)
+        _set_data_slot(self, decoded)
+        return decoded  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
+
+
+def _event_metadata(self: RecordedEvent) -> Metadata:
+    value = _get_meta_slot(self)
+    if value is None:
+        return _EMPTY_METADATA
+    if value.__class__ is str:
+        correlation_id, causation_id, actor, tenant, schema_version, headers = load_json(value)
+        decoded = Metadata(correlation_id, causation_id, actor, tenant, schema_version, headers)
+        _set_meta_slot(self, decoded)
+        return decoded
+    return value  # type: ignore[no-any-return]
+
+
+def _event_recorded_at(self: RecordedEvent) -> datetime:
+    value = _get_at_slot(self)
+    if value.__class__ is int:
+        decoded = _EPOCH + timedelta(microseconds=value)
+        _set_at_slot(self, decoded)
+        return decoded
+    return value  # type: ignore[no-any-return]
+
+
+for _name, _getter, _setter in (
+    ("id", _event_id, _set_id_slot),
+    ("data", _event_data, _set_data_slot),
+    ("metadata", _event_metadata, _set_meta_slot),
+    ("recorded_at", _event_recorded_at, _set_at_slot),
+):
+    type.__setattr__(RecordedEvent, _name, property(_getter, _setter, doc=None))
+
+
+class RecordedRow:
+    """The slot layout of :class:`RecordedEvent` without its frozen ``__setattr__``.
+
+    Stores fill one with plain attribute stores (the fastest way to set slots), then turn
+    it into a :class:`RecordedEvent` by assigning ``__class__``: same slots, same layout.
+    """
+
+    __slots__ = RecordedEvent.__slots__
+    id: Any
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    data: Any
+    metadata: Any
+    recorded_at: Any
 
 
 @dataclass(frozen=True, slots=True)
