@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import pickle
 import threading
 import time
@@ -473,6 +474,36 @@ def test_new_event_ids() -> None:
         NewEvent("T", {}, None, 42)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         NewEvent("T", {}, None, "not-a-uuid")  # type: ignore[arg-type]
+
+
+def test_event_ids_are_unique_across_threads_and_forks() -> None:
+    drawn: list[list[uuid.UUID]] = [[] for _ in range(4)]
+
+    def draw(into: list[uuid.UUID]) -> None:
+        into.extend(NewEvent("T").id for _ in range(2000))
+
+    threads = [threading.Thread(target=draw, args=(d,)) for d in drawn]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for d in drawn for i in d]
+    assert len(set(every)) == len(every) == 8000
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in every)
+    if not hasattr(os, "fork"):
+        return
+    NewEvent("T")  # the parent holds random bits a child inherits
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, NewEvent("T").id.bytes)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 16)
+    os.close(read)
+    # Same millisecond or not, the child's random bits are its own.
+    assert child[6:] != NewEvent("T").id.bytes[6:]
 
 
 def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
