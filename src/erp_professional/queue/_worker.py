@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -35,6 +36,20 @@ log = logging.getLogger("erp_professional.queue")
 _MAX_WAIT = 0.5
 """Longest blocking wait for new jobs: bounds how long stop() waits for the fetcher."""
 _SCHEDULER_WAIT = 5.0
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel tasks and wait for them; cancel again any that carried on (a Redis client
+    call interrupted at the wrong moment can return normally instead of raising)."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in tasks:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("worker task %s had stopped on an error", task.get_name(), exc_info=error)
 
 
 @dataclass
@@ -94,6 +109,8 @@ class Worker:
         self._running: dict[str, _Running] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._fetcher: asyncio.Task[None] | None = None
+        self._fetch_idle = asyncio.Event()
+        self._fetch_idle.set()
         self._slot = asyncio.Event()
         self._outbox: list[tuple[_Running, Outcome]] = []
         self._outbox_ready = asyncio.Event()
@@ -140,8 +157,13 @@ class Worker:
         self._stopping = True
         grace = self.grace_period if grace_period is None else grace_period
         if self._fetcher is not None:
-            self._fetcher.cancel()
-            await asyncio.gather(self._fetcher, return_exceptions=True)
+            # A fetch in flight leases jobs: let its reply arrive and run them with the
+            # others, rather than cancel it and leave them leased until the leases expire.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._fetch_idle.wait(), min(self.lease_time, max(1.0, grace))
+                )
+            await _cancel([self._fetcher])
         runners = [r.runner for r in self._running.values() if r.runner is not None]
         if runners:
             _, pending = await asyncio.wait(runners, timeout=grace)
@@ -154,9 +176,7 @@ class Worker:
                 await asyncio.wait_for(self._outbox_idle.wait(), self.lease_time + 1)
             except TimeoutError:
                 break
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel(self._tasks)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._backend is not None:
@@ -219,8 +239,12 @@ class Worker:
                 await self._slot.wait()
                 continue
             try:
-                fetched = await self._backend.fetch(self._spec(free), self._core.now_ms())
-                self._dispatch(fetched)
+                self._fetch_idle.clear()
+                try:
+                    fetched = await self._backend.fetch(self._spec(free), self._core.now_ms())
+                finally:
+                    self._fetch_idle.set()
+                self._dispatch(fetched, started=True)
                 if not fetched.jobs:
                     await self._backend.wait(self._wait_time(fetched))
                 pause = 0.05
@@ -239,7 +263,9 @@ class Worker:
             return _MAX_WAIT
         return min(_MAX_WAIT, max(0.001, (fetched.next_wake_ms - self._core.now_ms()) / 1000))
 
-    def _dispatch(self, fetched: Fetched) -> None:
+    def _dispatch(self, fetched: Fetched, *, started: bool = False) -> None:
+        """Run fetched jobs; while stopping, hand back those taken by a report (``started``:
+        the fetch began before ``stop()``, whose grace period covers its jobs)."""
         if fetched.reclaimed:
             self.counts["reclaimed"] += fetched.reclaimed
             self._metrics.reclaimed.add(fetched.reclaimed, {"queue": self.queue.name})
@@ -249,7 +275,7 @@ class Worker:
         for info in fetched.jobs:
             assert self._backend is not None
             assert self._loop is not None
-            if self._stopping:  # taken while shutting down: hand it straight back
+            if self._stopping and not started:  # taken while shutting down: hand it back
                 running = _Running(info, JobContext(info, self._backend, self._loop))
                 self._running[info.id] = running
                 running.runner = asyncio.create_task(self._release(running))
