@@ -12,11 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from erp_professional.queue._backend import FetchSpec, Outcome, Retention
+from erp_professional.queue._limits import Limits, Rate
 from erp_professional.queue._memory import AsyncMemoryBackend, MemoryBackend
 from erp_professional.queue._model import NewJob
 from erp_professional.queue._redis import AsyncRedisBackend
 
 RETENTION = Retention(keep_done=3, keep_failed=3, result_ttl_ms=0)
+# Task "c" may run one job at a time, "r" start two per 100 ms; "t" has no limit.
+LIMITS = {
+    "tasks": {"c": Limits(1).to_json(), "r": Limits(rate=(Rate(2, 0.1),)).to_json()},
+    "queue": {"": Limits(3, (Rate(4, 0.2),)).to_json()},
+    "off": {"c": "", "r": "", "": ""},
+}
 
 ops = st.lists(
     st.one_of(
@@ -25,12 +32,15 @@ ops = st.lists(
             st.sampled_from([0, 0, 40, 150]),
             st.integers(-1, 1),
             st.sampled_from(["", "k1", "k2"]),
+            st.sampled_from(["t", "c", "r"]),
         ),
         st.tuples(st.just("advance"), st.sampled_from([10, 60, 101])),
         st.tuples(st.just("advance"), st.just(101)),
         st.tuples(st.just("fetch"), st.integers(1, 3)),
         st.tuples(st.just("fetch"), st.integers(1, 3)),
-        st.tuples(st.just("enqueue"), st.just(0), st.just(0), st.just("")),
+        st.tuples(st.just("enqueue"), st.just(0), st.just(0), st.just(""), st.just("c")),
+        st.tuples(st.just("limits"), st.sampled_from(sorted(LIMITS))),
+        st.tuples(st.just("report"), st.integers(1, 3)),
         st.tuples(st.just("complete"), st.integers(0, 5), st.booleans()),
         st.tuples(
             st.just("fail"), st.integers(0, 5), st.sampled_from(["retry", "dead", "aborted"])
@@ -63,9 +73,12 @@ async def play(backend, script) -> list[object]:
             job_id = f"j{len(ids)}"
             ids.append(job_id)
             new = NewJob(
-                job_id, "t", {"n": len(ids)}, now + op[1], op[2], 1, dedup=op[3], dedup_ttl_ms=0
+                job_id, op[4], {"n": len(ids)}, now + op[1], op[2], 1, dedup=op[3], dedup_ttl_ms=0
             )
             log.append(await backend.enqueue([new], now))
+        elif kind == "limits":
+            await backend.set_limits(LIMITS[op[1]], now)
+            log.append((kind, sorted((await backend.limits()).items())))
         elif kind == "advance":
             now += op[1]
         elif kind == "fetch":

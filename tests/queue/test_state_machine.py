@@ -1,5 +1,5 @@
-"""Hypothesis state machine: the memory backend's leases, retries, stalls and delays
-against a plain model, driven by an injected clock."""
+"""Hypothesis state machine: the memory backend's leases, retries, stalls, delays and
+global limits against a plain model, driven by an injected clock."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from erp_professional.queue._backend import FetchSpec, Retention
+from erp_professional.queue._limits import Limits, Rate
 from erp_professional.queue._memory import MemoryBackend
 from erp_professional.queue._model import NewJob
 
 LEASE = 60
 MAX_STALLS = 1
 RETENTION = Retention(keep_done=10_000, keep_failed=10_000, result_ttl_ms=0)
+# Task "c" runs one job at a time, "r" starts at most RATE jobs per WINDOW ms; "t" is free.
+RATE, WINDOW = 2, 100
 
 
 @dataclass
@@ -24,6 +27,7 @@ class ModelJob:
     priority: int
     seq: int
     max_retries: int
+    task: str = "t"
     status: str = "waiting"
     run_at: int = 0
     lease_until: int = 0
@@ -42,6 +46,11 @@ class LeaseMachine(RuleBasedStateMachine):
         self.seq = 0
         self.tokens: list[int] = []
         self.old_tokens: list[tuple[str, str]] = []
+        self.r_starts: list[int] = []
+        self.store.set_limits(
+            {"c": Limits(1).to_json(), "r": Limits(rate=(Rate(RATE, WINDOW / 1000),)).to_json()},
+            self.now,
+        )
 
     def spec(self, n: int) -> FetchSpec:
         return FetchSpec("w", n, LEASE, MAX_STALLS, RETENTION.keep_failed)
@@ -66,14 +75,15 @@ class LeaseMachine(RuleBasedStateMachine):
         delay=st.sampled_from([0, 0, 50, 250]),
         priority=st.integers(-2, 2),
         retries=st.integers(0, 2),
+        task=st.sampled_from(["t", "t", "c", "r"]),
     )
-    def enqueue(self, delay: int, priority: int, retries: int) -> None:
+    def enqueue(self, delay: int, priority: int, retries: int, task: str) -> None:
         self.seq += 1
         job_id = f"j{self.seq}"
-        new = NewJob(job_id, "t", {}, self.now + delay, priority, retries)
+        new = NewJob(job_id, task, {}, self.now + delay, priority, retries)
         assert self.store.enqueue([new], self.now) == [(job_id, True)]
         assert self.store.enqueue([new], self.now) == [(job_id, False)]
-        model = ModelJob(job_id, priority, self.seq, retries, run_at=self.now + delay)
+        model = ModelJob(job_id, priority, self.seq, retries, task, run_at=self.now + delay)
         model.status = "delayed" if delay > 0 else "waiting"
         self.jobs[job_id] = model
 
@@ -94,7 +104,23 @@ class LeaseMachine(RuleBasedStateMachine):
             (j for j in self.jobs.values() if j.status == "waiting"),
             key=lambda j: (-j.priority, j.seq),
         )
-        expected = ready[:n]
+        # Jobs in waiting order, skipping those whose task is at its limit.
+        running_c = sum(1 for j in self.active() if j.task == "c")
+        recent_r = sum(1 for t in self.r_starts if t > self.now - WINDOW)
+        expected = []
+        for job in ready:
+            if len(expected) == n:
+                break
+            if job.task == "c":
+                if running_c >= 1:
+                    continue
+                running_c += 1
+            if job.task == "r":
+                if recent_r >= RATE:
+                    continue
+                recent_r += 1
+                self.r_starts.append(self.now)
+            expected.append(job)
         got = self.store.fetch(self.spec(n), self.now).jobs
         assert [j.id for j in got] == [j.id for j in expected]
         for info, model in zip(got, expected, strict=True):
@@ -201,6 +227,13 @@ class LeaseMachine(RuleBasedStateMachine):
             count["active"],
             count["failed"],
         )
+        assert stats.parked <= stats.waiting
+
+    @invariant()
+    def limits_hold(self) -> None:
+        assert sum(1 for j in self.active() if j.task == "c") <= 1
+        for t in self.r_starts:
+            assert sum(1 for s in self.r_starts if t - WINDOW < s <= t) <= RATE
 
 
 LeaseMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

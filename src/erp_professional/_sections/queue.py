@@ -33,12 +33,29 @@ class QueueConfig(Section):
     scheduler: bool = Field(default=True, description="workers also fire cron schedules")
     backlog_warn_after: float = Field(default=60.0, gt=0, description="health: oldest waiting age")
     backlog_fail_after: float = Field(default=300.0, gt=0)
+    rate_limit: str | None = Field(
+        default=None,
+        description="jobs of the queue started per window by all workers: '100/second', "
+        "'5 per 2 seconds', several joined by ';'",
+    )
+    concurrency_limit: int | None = Field(
+        default=None, ge=1, description="jobs of the queue running at once on all workers"
+    )
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if not value.lower().startswith(_SCHEMES):
             raise ValueError("queue url must start with one of " + ", ".join(_SCHEMES))
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            from erp_professional.queue._limits import parse_rate_limit
+
+            parse_rate_limit(value)
         return value
 
     @field_validator("name")

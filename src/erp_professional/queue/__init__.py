@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._health import BacklogHealth
 from ._jobs import AsyncJob, Job, JobRequest
+from ._limits import Limits, QueueLimits, Rate, parse_rate_limit
 from ._memory import MemoryBackend
 from ._model import JobInfo, JobStatus, QueueStats
 from ._queue import AsyncQueue, AsyncTask, Queue, ScheduleInfo, Task
@@ -39,15 +40,19 @@ __all__ = [
     "JobRequest",
     "JobStatus",
     "JobTimeout",
+    "Limits",
     "MemoryBackend",
     "Misfire",
     "Queue",
     "QueueError",
+    "QueueLimits",
     "QueueStats",
+    "Rate",
     "Schedule",
     "ScheduleInfo",
     "Task",
     "UnknownTask",
     "Worker",
     "current_job",
+    "parse_rate_limit",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,6 +71,8 @@ class Backend(Protocol):
     def claim_schedule(
         self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
     ) -> bool: ...
+    def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None: ...
+    def limits(self) -> dict[str, str]: ...
 
 
 class AsyncBackend(Protocol):
@@ -90,6 +92,8 @@ class AsyncBackend(Protocol):
     async def claim_schedule(
         self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
     ) -> bool: ...
+    async def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None: ...
+    async def limits(self) -> dict[str, str]: ...
     async def fetch(self, spec: FetchSpec, now_ms: int) -> Fetched: ...
     async def wait(self, seconds: float) -> None: ...
     async def complete(

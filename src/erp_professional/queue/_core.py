@@ -18,6 +18,7 @@ from erp_professional.connections import check_scheme
 from ._backend import Retention
 from ._cron import Misfire, Schedule
 from ._errors import InvalidJobArguments
+from ._limits import QUEUE_LIMIT, Limits
 from ._memory import MemoryBackend
 from ._model import JSON, PRIORITY_LIMIT, Clock, NewJob
 from ._task import TaskOptions, TaskSpec, dedup_key_for
@@ -58,6 +59,8 @@ class QueueCore:
         config: QueueConfig | None,
         clock: Clock | None,
         seed: int | None,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> None:
         base = config or QueueConfig()
         updates: dict[str, Any] = {}
@@ -65,8 +68,13 @@ class QueueCore:
             updates["url"] = url
         if name is not None:
             updates["name"] = name
+        if rate_limit is not None:
+            updates["rate_limit"] = rate_limit
+        if concurrency_limit is not None:
+            updates["concurrency_limit"] = concurrency_limit
         self.config = base.model_copy(update=updates) if updates else base
         QueueConfig.model_validate(self.config.model_dump())
+        self.limits = Limits.of(self.config.rate_limit, self.config.concurrency_limit)
         self.url = self.config.url
         self.name = self.config.name
         self.kind = check_scheme(self.url, ("memory", "redis"), "the queue").kind
@@ -81,6 +89,15 @@ class QueueCore:
     def retention(self) -> Retention:
         cfg = self.config
         return Retention(cfg.keep_completed, cfg.keep_failed, int(cfg.result_ttl * 1000))
+
+    def limit_definitions(self) -> dict[str, str]:
+        """What a worker stores: the limits of the queue and of every task registered here,
+        an empty text for each of them that has none (which removes a stored limit)."""
+        definitions = {QUEUE_LIMIT: self.limits.to_json() if self.limits else ""}
+        for task, spec in self.tasks.items():
+            limits = spec.options.limits
+            definitions[task] = limits.to_json() if limits else ""
+        return definitions
 
     def register(
         self, fn: Callable[..., Any], name: str | None, options: TaskOptions

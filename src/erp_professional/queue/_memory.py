@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
+import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ._backend import FetchSpec, Outcome, Retention, ScheduleRow
+from ._limits import QUEUE_LIMIT, UNLIMITED, Stored, rate_budget
 from ._model import (
     Clock,
     Fetched,
@@ -25,6 +29,41 @@ from ._model import (
 __all__ = ["AsyncMemoryBackend", "MemoryBackend"]
 
 _Row = dict[str, str]
+
+_PARK_BATCH = 1000
+"""Most jobs one fetch parks; past that it returns and asks to be called again at once."""
+
+
+class _Parked:
+    """Jobs of one task held back by its limits, in their waiting order."""
+
+    __slots__ = ("heap", "ids")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, str]] = []
+        self.ids: dict[str, float] = {}
+
+    def add(self, score: float, job_id: str) -> None:
+        self.ids[job_id] = score
+        heapq.heappush(self.heap, (score, job_id))
+
+    def head(self) -> tuple[float, str] | None:
+        while self.heap:
+            score, job_id = self.heap[0]
+            if self.ids.get(job_id) == score:
+                return score, job_id
+            heapq.heappop(self.heap)
+        return None
+
+
+@dataclass(slots=True)
+class _Gate:
+    """What one fetch may still start of one task: capacity, and what a start records."""
+
+    cap: int
+    concurrency: bool = False
+    rates: bool = False
+    free_at: int = -1
 
 
 class MemoryBackend:
@@ -45,6 +84,12 @@ class MemoryBackend:
         self._dead: OrderedDict[str, int] = OrderedDict()
         self._dedup: dict[str, tuple[str, int]] = {}
         self._schedules: dict[str, tuple[str, int]] = {}
+        self._limits: dict[str, str] = {}
+        self._decoded: dict[str, Stored] = {}
+        self._task_active: dict[str, set[str]] = {}
+        self._starts: dict[str, list[int]] = {}
+        self._parked: dict[str, _Parked] = {}
+        self._park_of: dict[str, str] = {}
         self._seq = 0
         self._token = 0
         self._listeners: list[Callable[[], None]] = []
@@ -90,6 +135,29 @@ class MemoryBackend:
     def _leave_wait(self, job_id: str) -> None:
         self._wait_ids.pop(job_id, None)
         self._wait_since.pop(job_id, None)
+
+    def _unpark(self, job_id: str) -> None:
+        task = self._park_of.pop(job_id, None)
+        if task is None:
+            return
+        parked = self._parked[task]
+        del parked.ids[job_id]
+        if not parked.ids:
+            del self._parked[task]
+        self._jobs[job_id]["park"] = ""
+
+    def _free_slot(self, job_id: str, row: _Row) -> bool:
+        """Give back the concurrency slot a running job holds; True if jobs wait for it."""
+        task = row.get("lim", "")
+        if not task:
+            return False
+        row["lim"] = ""
+        running = self._task_active.get(task)
+        if running is not None:
+            running.discard(job_id)
+            if not running:
+                del self._task_active[task]
+        return task in self._parked
 
     def _to_delay(self, job_id: str, row: _Row, run_at: int) -> None:
         row["status"] = "delayed"
@@ -142,6 +210,7 @@ class MemoryBackend:
                 }
                 row.update(
                     id=job.id,
+                    task=job.task,
                     score=repr(wait_score(job.priority, self._seq)),
                     priority=str(job.priority),
                     created=str(now_ms),
@@ -173,6 +242,7 @@ class MemoryBackend:
             if row is None or row["status"] not in ("waiting", "delayed"):
                 return False
             self._leave_wait(job_id)
+            self._unpark(job_id)
             self._delay_ids.pop(job_id, None)
             self._finish(job_id, row, "cancelled", now_ms, keep_done)
             return True
@@ -191,12 +261,13 @@ class MemoryBackend:
         with self._lock:
             oldest = min(self._wait_since.values(), default=now_ms)
             return QueueStats(
-                waiting=len(self._wait_ids),
+                waiting=len(self._wait_ids) + len(self._park_of),
                 delayed=len(self._delay_ids),
                 active=len(self._active),
                 done=len(self._done),
                 failed=len(self._dead),
                 oldest_waiting_age=max(0.0, (now_ms - oldest) / 1000),
+                parked=len(self._park_of),
             )
 
     def dead(self, offset: int, limit: int) -> list[JobInfo]:
@@ -247,30 +318,175 @@ class MemoryBackend:
             self.enqueue(jobs, now_ms)
             return True
 
+    def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None:
+        """Store limit definitions (JSON) by task, ``""`` for the queue; empty text removes."""
+        with self._lock:
+            for task, text in definitions.items():
+                if text:
+                    self._decoded[task] = Stored.decode(text)
+                    self._limits[task] = text
+                else:
+                    self._decoded.pop(task, None)
+                    self._limits.pop(task, None)
+        self._notify()
+
+    def limits(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._limits)
+
     # -- worker operations ------------------------------------------------------------
     def fetch(self, spec: FetchSpec, now_ms: int) -> Fetched:
         with self._lock:
             reclaimed = self._reclaim(spec, now_ms)
             self._promote(now_ms)
             jobs: list[JobInfo] = []
+            if self._limits or self._parked:
+                later = self._fetch_limited(spec, now_ms, jobs)
+                wake = self._next_wake()
+                if later >= 0 and (wake is None or later < wake):
+                    wake = later
+                return Fetched(jobs, wake, reclaimed)
             while len(jobs) < spec.n and self._wait:
                 score, job_id = heapq.heappop(self._wait)
                 if self._wait_ids.get(job_id) != score:
                     continue
                 self._leave_wait(job_id)
-                row = self._jobs[job_id]
-                self._token += 1
-                row.update(
-                    status="active",
-                    token=str(self._token),
-                    started=str(now_ms),
-                    worker=spec.worker,
-                    abort="",
-                    attempts=str(int(row["attempts"]) + 1),
-                )
-                self._active[job_id] = now_ms + spec.lease_ms
-                jobs.append(decode_job(row))
+                jobs.append(self._start(job_id, self._jobs[job_id], spec, now_ms))
             return Fetched(jobs, self._next_wake(), reclaimed)
+
+    def _start(self, job_id: str, row: _Row, spec: FetchSpec, now_ms: int) -> JobInfo:
+        self._token += 1
+        row.update(
+            status="active",
+            token=str(self._token),
+            started=str(now_ms),
+            worker=spec.worker,
+            abort="",
+            attempts=str(int(row["attempts"]) + 1),
+        )
+        self._active[job_id] = now_ms + spec.lease_ms
+        return decode_job(row)
+
+    def _wait_head(self) -> tuple[float, str] | None:
+        while self._wait:
+            score, job_id = self._wait[0]
+            if self._wait_ids.get(job_id) == score:
+                return score, job_id
+            heapq.heappop(self._wait)
+        return None
+
+    def _budget(self, key: str, rates: Sequence[tuple[int, int]], now_ms: int) -> tuple[int, int]:
+        starts = self._starts.setdefault(key, [])
+        widest = max(window for _, window in rates)
+        del starts[: bisect.bisect_right(starts, now_ms - widest)]
+        return rate_budget(starts, rates, now_ms)
+
+    def _gate(self, task: str, now_ms: int) -> _Gate:
+        gate = _Gate(UNLIMITED)
+        stored = self._decoded.get(task)
+        if stored is None:
+            return gate
+        if stored.concurrency:
+            gate.concurrency = True
+            gate.cap = stored.concurrency - len(self._task_active.get(task, ()))
+        if stored.rates:
+            gate.rates = True
+            budget, free_at = self._budget(task, stored.rates, now_ms)
+            if gate.cap > 0:  # a full concurrency limit frees on a completion, not a time
+                gate.free_at = free_at
+            gate.cap = min(gate.cap, budget)
+        return gate
+
+    def _task_of(self, row: _Row) -> str:
+        task = row.get("task")
+        if task is None:
+            task = str(json.loads(row["d"]).get("task", ""))
+        return task
+
+    def _fetch_limited(self, spec: FetchSpec, now_ms: int, jobs: list[JobInfo]) -> int:
+        """Fetch under limits: jobs of a task at its limit are parked (in their waiting
+        order) so the jobs behind them still run; parked jobs compete again, by their
+        original order, as soon as their task has room. Returns when to look again (ms, or
+        -1): when a rate window frees a task that has parked jobs."""
+        wake = -1
+
+        def sooner(at: int) -> None:
+            nonlocal wake
+            if at >= 0 and (wake < 0 or at < wake):
+                wake = at
+
+        n, queue_rates = spec.n, False
+        queue = self._decoded.get(QUEUE_LIMIT)
+        if queue is not None:
+            if queue.concurrency:
+                n = min(n, queue.concurrency - len(self._active))
+            if queue.rates:
+                queue_rates = True
+                budget, free_at = self._budget(QUEUE_LIMIT, queue.rates, now_ms)
+                n = min(n, budget)
+                sooner(free_at)
+        if n <= 0:
+            return wake
+        gates: dict[str, _Gate] = {}
+        heads: dict[str, tuple[float, str]] = {}
+        for task, held in self._parked.items():
+            first = gates[task] = self._gate(task, now_ms)
+            head = held.head()
+            if first.cap > 0 and head is not None:
+                heads[task] = head
+            else:
+                sooner(first.free_at)
+        moved = 0
+        while len(jobs) < n and moved < _PARK_BATCH:
+            best, source = self._wait_head(), None
+            for task, head in heads.items():
+                if best is None or head < best:
+                    best, source = head, task
+            if best is None:
+                break
+            score, job_id = best
+            row = self._jobs[job_id]
+            if source is not None:
+                task = source
+                self._unpark(job_id)
+            else:
+                heapq.heappop(self._wait)
+                del self._wait_ids[job_id]
+                task = self._task_of(row)
+            gate = gates.get(task)
+            if gate is None:
+                gate = gates[task] = self._gate(task, now_ms)
+            if gate.cap <= 0:
+                parked = self._parked.get(task)
+                if parked is None:
+                    parked = self._parked[task] = _Parked()
+                parked.add(score, job_id)
+                self._park_of[job_id] = task
+                row["park"] = task
+                sooner(gate.free_at)
+                moved += 1
+                continue
+            self._wait_since.pop(job_id, None)
+            gate.cap -= 1
+            if gate.concurrency:
+                self._task_active.setdefault(task, set()).add(job_id)
+                row["lim"] = task
+            if gate.rates:
+                bisect.insort(self._starts.setdefault(task, []), now_ms)
+            if queue_rates:
+                bisect.insort(self._starts.setdefault(QUEUE_LIMIT, []), now_ms)
+            jobs.append(self._start(job_id, row, spec, now_ms))
+            if gate.cap <= 0 or task not in self._parked:
+                heads.pop(task, None)
+            elif source is not None:
+                head = self._parked[task].head()
+                if head is None:
+                    heads.pop(task, None)
+                else:
+                    heads[task] = head
+        if moved >= _PARK_BATCH:
+            sooner(now_ms)
+        return wake
 
     def _reclaim(self, spec: FetchSpec, now_ms: int) -> int:
         expired = [i for i, until in self._active.items() if until <= now_ms]
@@ -279,6 +495,7 @@ class MemoryBackend:
             row = self._jobs.get(job_id)
             if row is None:
                 continue
+            self._free_slot(job_id, row)
             stalls = int(row["stalls"]) + 1
             row["stalls"] = str(stalls)
             row["token"] = ""
@@ -317,15 +534,19 @@ class MemoryBackend:
         retention: Retention,
         spec: FetchSpec,
     ) -> tuple[bool, Fetched]:
+        freed = False
         with self._lock:
             row = self._owned(job_id, token)
             if row is not None:
                 del self._active[job_id]
+                freed = self._free_slot(job_id, row)
                 row["result"] = result
                 self._finish(job_id, row, "completed", now_ms, retention.keep_done)
                 if retention.result_ttl_ms > 0:
                     self._expires[job_id] = now_ms + retention.result_ttl_ms
             fetched = self.fetch(spec, now_ms) if spec.n > 0 else Fetched([])
+        if freed:
+            self._notify()
         return row is not None, fetched
 
     def fail(
@@ -344,6 +565,7 @@ class MemoryBackend:
             row = self._owned(job_id, token)
             if row is not None:
                 del self._active[job_id]
+                self._free_slot(job_id, row)
                 row.update(error=error, traceback=traceback, token="")
                 if outcome == "aborted":
                     self._finish(job_id, row, "aborted", now_ms, retention.keep_done)
@@ -390,6 +612,7 @@ class MemoryBackend:
             row = self._owned(job_id, token)
             if row is not None:
                 del self._active[job_id]
+                self._free_slot(job_id, row)
                 row["token"] = ""
                 self._to_wait(job_id, row, now_ms)
         self._notify()
@@ -470,6 +693,12 @@ class AsyncMemoryBackend:
         self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
     ) -> bool:
         return self.store.claim_schedule(sched_id, expected_ms, new_ms, jobs, now_ms)
+
+    async def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None:
+        self.store.set_limits(definitions, now_ms)
+
+    async def limits(self) -> dict[str, str]:
+        return self.store.limits()
 
     async def fetch(self, spec: FetchSpec, now_ms: int) -> Fetched:
         if self._event is None:

@@ -194,7 +194,10 @@ class HeartbeatReply:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    """Counts per state and the age of the oldest waiting job (seconds, 0 if none)."""
+    """Counts per state and the age of the oldest waiting job (seconds, 0 if none).
+
+    ``waiting`` includes the ``parked`` jobs: waiting jobs held back because their task is
+    at its concurrency or rate limit."""
 
     waiting: int
     delayed: int
@@ -202,3 +205,4 @@ class QueueStats:
     done: int
     failed: int
     oldest_waiting_age: float
+    parked: int = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
@@ -18,6 +18,7 @@ from ._cron import Misfire, Schedule
 from ._errors import JobNotFound
 from ._health import BacklogHealth, judge_backlog
 from ._jobs import AsyncJob, Job, JobRequest
+from ._limits import Limits, QueueLimits, Rate
 from ._memory import AsyncMemoryBackend, MemoryBackend
 from ._model import JobInfo, JobStatus, NewJob, QueueStats
 from ._redis import AsyncRedisBackend, RedisBackend
@@ -75,8 +76,10 @@ class _Base:
         clock: Clock | None,
         seed: int | None,
         store: MemoryBackend | None,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> None:
-        self.core = QueueCore(url, name, config, clock, seed)
+        self.core = QueueCore(url, name, config, clock, seed, rate_limit, concurrency_limit)
         self._store: MemoryBackend | None = None
         if self.core.kind == "memory":
             if store is not None:
@@ -118,8 +121,9 @@ class _Base:
         timeout: float | None,
         priority: int,
         unique: bool | float,
+        limits: Limits,
     ) -> TaskSpec[..., Any]:
-        options = TaskOptions(retries, backoff, timeout, priority, unique)
+        options = TaskOptions(retries, backoff, timeout, priority, unique, limits)
         return self.core.register(fn, name, options)
 
     def _requests(
@@ -197,8 +201,10 @@ class Queue(_Base):
         clock: Clock | None = None,
         seed: int | None = None,
         store: MemoryBackend | None = None,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> None:
-        super().__init__(url, name, config, clock, seed, store)
+        super().__init__(url, name, config, clock, seed, store, rate_limit, concurrency_limit)
         self.backend: Backend = (
             self._store
             if self._store is not None
@@ -217,6 +223,8 @@ class Queue(_Base):
         timeout: float | None = None,
         priority: int = 0,
         unique: bool | float = False,
+        rate_limit: str | Sequence[Rate] | None = None,
+        concurrency_limit: int | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
     def task(  # type: ignore[misc]
         self,
@@ -229,11 +237,17 @@ class Queue(_Base):
         timeout: float | None = None,
         priority: int = 0,
         unique: bool | float = False,
+        rate_limit: str | Sequence[Rate] | None = None,
+        concurrency_limit: int | None = None,
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a sync or async function taking JSON-serialisable keyword arguments."""
+        """Register a sync or async function taking JSON-serialisable keyword arguments.
+
+        ``rate_limit`` (``"10/second"``) and ``concurrency_limit`` hold across every worker
+        of the queue; a bad value raises ``ValueError`` here."""
+        limits = Limits.of(rate_limit, concurrency_limit)
 
         def register(func: Callable[P, R]) -> Task[P, R]:
-            spec = self._register(func, name, retries, backoff, timeout, priority, unique)
+            spec = self._register(func, name, retries, backoff, timeout, priority, unique, limits)
             return Task(self, cast(TaskSpec[P, R], spec))
 
         return register(fn) if fn is not None else register
@@ -345,6 +359,15 @@ class Queue(_Base):
         rows = self.backend.schedules()
         return [ScheduleInfo(Schedule.from_json(r.id, r.spec), r.last_ms) for r in rows]
 
+    def limits(self) -> QueueLimits:
+        """The limits stored in the backend: what every worker enforces."""
+        return QueueLimits.from_stored(self.backend.limits())
+
+    def publish_limits(self) -> None:
+        """Store this queue's limits and those of its registered tasks (every worker does
+        this when it starts); a registered task without limits has its stored ones removed."""
+        self.backend.set_limits(self.core.limit_definitions(), self.core.now_ms())
+
     def backlog_check(
         self, warn_after: float | None = None, fail_after: float | None = None
     ) -> Callable[[], BacklogHealth]:
@@ -371,8 +394,10 @@ class AsyncQueue(_Base):
         clock: Clock | None = None,
         seed: int | None = None,
         store: MemoryBackend | None = None,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> None:
-        super().__init__(url, name, config, clock, seed, store)
+        super().__init__(url, name, config, clock, seed, store, rate_limit, concurrency_limit)
         self._backends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncBackend] = (
             weakref.WeakKeyDictionary()
         )
@@ -397,6 +422,8 @@ class AsyncQueue(_Base):
         timeout: float | None = None,
         priority: int = 0,
         unique: bool | float = False,
+        rate_limit: str | Sequence[Rate] | None = None,
+        concurrency_limit: int | None = None,
     ) -> Callable[[Callable[P, R]], AsyncTask[P, R]]: ...
     def task(  # type: ignore[misc]
         self,
@@ -409,11 +436,17 @@ class AsyncQueue(_Base):
         timeout: float | None = None,
         priority: int = 0,
         unique: bool | float = False,
+        rate_limit: str | Sequence[Rate] | None = None,
+        concurrency_limit: int | None = None,
     ) -> AsyncTask[P, R] | Callable[[Callable[P, R]], AsyncTask[P, R]]:
-        """Register a sync or async function taking JSON-serialisable keyword arguments."""
+        """Register a sync or async function taking JSON-serialisable keyword arguments.
+
+        ``rate_limit`` (``"10/second"``) and ``concurrency_limit`` hold across every worker
+        of the queue; a bad value raises ``ValueError`` here."""
+        limits = Limits.of(rate_limit, concurrency_limit)
 
         def register(func: Callable[P, R]) -> AsyncTask[P, R]:
-            spec = self._register(func, name, retries, backoff, timeout, priority, unique)
+            spec = self._register(func, name, retries, backoff, timeout, priority, unique, limits)
             return AsyncTask(self, cast(TaskSpec[P, R], spec))
 
         return register(fn) if fn is not None else register
@@ -528,6 +561,15 @@ class AsyncQueue(_Base):
     async def schedules(self) -> list[ScheduleInfo]:
         rows = await self.backend().schedules()
         return [ScheduleInfo(Schedule.from_json(r.id, r.spec), r.last_ms) for r in rows]
+
+    async def limits(self) -> QueueLimits:
+        """The limits stored in the backend: what every worker enforces."""
+        return QueueLimits.from_stored(await self.backend().limits())
+
+    async def publish_limits(self) -> None:
+        """Store this queue's limits and those of its registered tasks (every worker does
+        this when it starts); a registered task without limits has its stored ones removed."""
+        await self.backend().set_limits(self.core.limit_definitions(), self.core.now_ms())
 
     def backlog_check(
         self, warn_after: float | None = None, fail_after: float | None = None

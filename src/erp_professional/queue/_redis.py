@@ -6,7 +6,7 @@ The argument lists and reply parsing are shared (sans-I/O); :class:`RedisBackend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._backend import FetchSpec, Outcome, Retention, ScheduleRow
@@ -44,7 +44,15 @@ def _row(flat: Sequence[object]) -> dict[str, str]:
 def _job_args(jobs: Sequence[NewJob]) -> _Args:
     args: _Args = [len(jobs)]
     for job in jobs:
-        args += [job.id, job.dedup, job.dedup_ttl_ms, job.run_at, job.priority, encode_new_job(job)]
+        args += [
+            job.id,
+            job.task,
+            job.dedup,
+            job.dedup_ttl_ms,
+            job.run_at,
+            job.priority,
+            encode_new_job(job),
+        ]
     return args
 
 
@@ -65,13 +73,25 @@ def _stats(reply: Sequence[Any], now_ms: int) -> QueueStats:
     oldest = int(reply[5])
     age = 0.0 if oldest < 0 else max(0.0, (now_ms - oldest) / 1000)
     return QueueStats(
-        waiting=int(reply[0]),
+        waiting=int(reply[0]) + int(reply[6]),
         delayed=int(reply[1]),
         active=int(reply[2]),
         done=int(reply[3]),
         failed=int(reply[4]),
         oldest_waiting_age=age,
+        parked=int(reply[6]),
     )
+
+
+def _limit_args(definitions: Mapping[str, str]) -> _Args:
+    args: _Args = []
+    for task, text in definitions.items():
+        args += [task, text]
+    return args
+
+
+def _limits(reply: Sequence[Any]) -> dict[str, str]:
+    return _row(reply)
 
 
 def _ids(ids: Sequence[str] | None) -> _Args:
@@ -186,6 +206,12 @@ class RedisBackend:
     def schedules(self) -> list[ScheduleRow]:
         return _schedules(self._run("schedules", self.calls.base()))
 
+    def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None:
+        self._run("set_limits", [*self.calls.base(now_ms), *_limit_args(definitions)])
+
+    def limits(self) -> dict[str, str]:
+        return _limits(self._run("limits", self.calls.base()))
+
     def claim_schedule(
         self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int
     ) -> bool:
@@ -241,6 +267,12 @@ class AsyncRedisBackend:
 
     async def schedules(self) -> list[ScheduleRow]:
         return _schedules(await self._run("schedules", self.calls.base()))
+
+    async def set_limits(self, definitions: Mapping[str, str], now_ms: int) -> None:
+        await self._run("set_limits", [*self.calls.base(now_ms), *_limit_args(definitions)])
+
+    async def limits(self) -> dict[str, str]:
+        return _limits(await self._run("limits", self.calls.base()))
 
     async def claim_schedule(
         self, sched_id: str, expected_ms: int, new_ms: int, jobs: Sequence[NewJob], now_ms: int

@@ -14,7 +14,10 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ._errors import InvalidJobArguments
+from ._limits import Limits
 from ._model import JSON
+
+_NO_LIMITS = Limits()
 
 __all__ = ["TaskOptions", "TaskSpec", "dedup_key_for"]
 
@@ -31,6 +34,8 @@ class TaskOptions:
     timeout: float | None = None
     priority: int = 0
     unique: bool | float = False
+    limits: Limits = _NO_LIMITS
+    """Global limits across all workers (stored in the backend when a worker starts)."""
 
 
 def _model_for(fn: Callable[..., object], name: str) -> type[BaseModel]:

@@ -232,6 +232,7 @@ class Worker:
     async def _fetch_loop(self) -> None:
         assert self._backend is not None
         pause = 0.05
+        published = False
         while not self._stopping:
             free = self.concurrency - len(self._running)
             if free <= 0:
@@ -239,6 +240,13 @@ class Worker:
                 await self._slot.wait()
                 continue
             try:
+                if not published:
+                    # The limits this worker's code declares, stored before it takes a job,
+                    # so that every worker of the queue enforces the same ones.
+                    await self._backend.set_limits(
+                        self._core.limit_definitions(), self._core.now_ms()
+                    )
+                    published = True
                 self._fetch_idle.clear()
                 try:
                     fetched = await self._backend.fetch(self._spec(free), self._core.now_ms())
