@@ -41,7 +41,8 @@ def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     raw = getattr(headers, "raw", None)
     if type(raw) is list and raw and isinstance(raw[0][0], bytes | bytearray):
         for item in raw:
-            if item[0].lower() == b"vary":
+            name = item[0]
+            if len(name) == 4 and name.lower() == b"vary":
                 break
         else:
             key = names if isinstance(names, tuple) else tuple(names)
