@@ -1,0 +1,91 @@
+"""The one-job enqueue path: the argument check without pydantic, job ids, the stored job
+text, and the Redis call that skips the client's per-command layers."""
+
+from __future__ import annotations
+
+import json
+import math
+import typing
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from erp_professional.queue import InvalidJobArguments
+from erp_professional.queue._task import TaskOptions, TaskSpec
+
+
+# -- arguments checked without pydantic give what pydantic gives --------------------------
+def plain(a, b=2, c=None):  # type: ignore[no-untyped-def]
+    return None
+
+
+def typed(n: int, label: str = "x", ratio: float = 0.5, flag: bool = False) -> None:
+    return None
+
+
+def optional(n: int | None, tag: typing.Optional[str] = None, when: float | str = "now") -> None:  # noqa: UP045
+    return None
+
+
+def containers(items: list[int], extra: dict[str, int] | None = None, m: Any = 3) -> None:
+    return None
+
+
+def open_ended(n: int, **rest: Any) -> None:
+    return None
+
+
+def odd_defaults(x: float = 1, z: list[int] | None = None, w: int | None = 0) -> None:
+    return None
+
+
+FUNCTIONS = [plain, typed, optional, containers, open_ended, odd_defaults]
+NAMES = ["a", "b", "c", "n", "label", "ratio", "flag", "tag", "when", "items", "extra", "m"]
+NAMES += ["rest", "x", "w", "z", "other"]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=4)
+)
+values = scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=2), scalars)
+
+
+def _slow(spec: TaskSpec[..., Any], kwargs: dict[str, object]) -> object:
+    plan, spec._plan = spec._plan, None
+    try:
+        return ("ok", spec.validate(kwargs))
+    except InvalidJobArguments as exc:
+        return ("error", exc.problems)
+    finally:
+        spec._plan = plan
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fn=st.sampled_from(FUNCTIONS),
+    kwargs=st.dictionaries(st.sampled_from(NAMES), values, max_size=5),
+)
+def test_the_shortcut_agrees_with_pydantic(fn: Any, kwargs: dict[str, object]) -> None:
+    spec: TaskSpec[..., Any] = TaskSpec(fn, fn.__name__, TaskOptions())
+    expected = _slow(spec, kwargs)
+    try:
+        got: object = ("ok", spec.validate(kwargs))
+    except InvalidJobArguments as exc:
+        got = ("error", exc.problems)
+    assert got == expected
+    if got[0] == "ok":
+        assert list(got[1]) == list(expected[1])  # type: ignore[index]  # the same order
+        # And the same JSON types (True is not 1, 1.0 is not 1).
+        assert json.dumps(got[1]) == json.dumps(expected[1])  # type: ignore[index]
+
+
+def test_the_shortcut_is_taken_for_plain_scalars() -> None:
+    spec: TaskSpec[..., Any] = TaskSpec(typed, "typed", TaskOptions())
+    assert spec._quick({"n": 3}) == {"n": 3, "label": "x", "ratio": 0.5, "flag": False}
+    assert spec._quick({"n": "3"}) is None  # pydantic converts it: its job
+    assert spec._quick({"n": True}) is None
+    assert spec._quick({"n": 1, "ratio": math.inf}) is None
+    assert spec._quick({"n": 1, "unknown": 1}) is None
