@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import math
 import typing
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from erp_professional.queue import InvalidJobArguments
+from erp_professional.queue._core import new_job_id
+from erp_professional.queue._model import NewJob, encode_new_job
 from erp_professional.queue._task import TaskOptions, TaskSpec
 
 
@@ -89,3 +92,51 @@ def test_the_shortcut_is_taken_for_plain_scalars() -> None:
     assert spec._quick({"n": True}) is None
     assert spec._quick({"n": 1, "ratio": math.inf}) is None
     assert spec._quick({"n": 1, "unknown": 1}) is None
+
+
+# -- ids and the stored text --------------------------------------------------------------
+def test_job_ids_are_version_4_uuids() -> None:
+    ids = {new_job_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for job_id in list(ids)[:200]:
+        parsed = uuid.UUID(job_id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.hex == job_id
+
+
+@given(
+    task=st.text(min_size=1, max_size=8),
+    traceparent=st.text(max_size=8),
+    numbers=st.tuples(*[st.integers(0, 2**40)] * 3),
+    kwargs=st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3)),
+)
+def test_the_stored_text_is_the_json_of_the_fields(
+    task: str, traceparent: str, numbers: tuple[int, int, int], kwargs: dict[str, object]
+) -> None:
+    retries, backoff, timeout = numbers
+    job = NewJob("id", task, kwargs, 0, 0, retries, backoff, timeout, traceparent=traceparent)  # type: ignore[arg-type]
+    text = encode_new_job(job)
+    assert json.loads(text) == {
+        "kwargs": kwargs,
+        "task": task,
+        "max_retries": retries,
+        "backoff": backoff,
+        "timeout": timeout,
+        "traceparent": traceparent,
+    }
+    assert (
+        text
+        == '{"kwargs":'
+        + json.dumps(kwargs, separators=(",", ":"))
+        + ","
+        + json.dumps(
+            {
+                "task": task,
+                "max_retries": retries,
+                "backoff": backoff,
+                "timeout": timeout,
+                "traceparent": traceparent,
+            },
+            separators=(",", ":"),
+        )[1:]
+    )

@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote
 
 __all__ = [
     "JSON",
@@ -20,6 +21,7 @@ __all__ = [
     "QueueStats",
     "decode_job",
     "encode_new_job",
+    "json_text",
     "retry_delay",
     "wait_score",
 ]
@@ -58,9 +60,12 @@ def wait_score(priority: int, seq: int) -> float:
     return float(-priority * _SEQ_SPAN + seq)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewJob:
-    """A job about to be stored (validated arguments, absolute times in milliseconds)."""
+    """A job about to be stored (validated arguments, absolute times in milliseconds).
+
+    Not frozen: it is built once per enqueued job and a frozen dataclass pays for every
+    field it sets; nothing changes it after ``QueueCore.new_job``."""
 
     id: str
     task: str
@@ -77,20 +82,26 @@ class NewJob:
     """``kwargs`` already encoded (saves encoding them twice); empty: encode them."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_STRICT = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+def json_text(value: object) -> str:
+    """Compact JSON that refuses NaN and infinities (``ValueError``) and what JSON cannot
+    hold (``TypeError``): ``json.dumps(value, allow_nan=False, separators=(",", ":"))``
+    without building an encoder per call."""
+    return _STRICT.encode(value)
+
+
 def encode_new_job(job: NewJob) -> str:
-    """The fields of a job that never change, as the one JSON string backends store."""
-    kwargs = job.kwargs_json or json.dumps(job.kwargs, separators=(",", ":"))
-    rest = json.dumps(
-        {
-            "task": job.task,
-            "max_retries": job.max_retries,
-            "backoff": job.backoff_ms,
-            "timeout": job.timeout_ms,
-            "traceparent": job.traceparent,
-        },
-        separators=(",", ":"),
+    """The fields of a job that never change, as the one JSON string backends store:
+    ``{"kwargs":…,"task":…,"max_retries":…,"backoff":…,"timeout":…,"traceparent":…}``."""
+    kwargs = job.kwargs_json or _COMPACT.encode(job.kwargs)
+    return (
+        f'{{"kwargs":{kwargs},"task":{_quote(job.task)},"max_retries":{int(job.max_retries)},'
+        f'"backoff":{int(job.backoff_ms)},"timeout":{int(job.timeout_ms)},'
+        f'"traceparent":{_quote(job.traceparent)}}}'
     )
-    return '{"kwargs":' + kwargs + "," + rest[1:]
 
 
 def _ms(value: str | None) -> datetime | None:

@@ -68,6 +68,8 @@ METRICS = QueueMetrics()
 
 def current_traceparent() -> str:
     """The W3C traceparent of the current span, or '' outside a trace."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return ""  # nothing to propagate: skip the propagators (once per enqueued job)
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent", "")
