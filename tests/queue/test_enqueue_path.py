@@ -3,16 +3,19 @@ text, and the Redis call that skips the client's per-command layers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import typing
 import uuid
 from typing import Any
 
+import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erp_professional.queue import InvalidJobArguments
+from erp_professional.queue import AsyncQueue, InvalidJobArguments, JobStatus, Queue
 from erp_professional.queue._core import new_job_id
 from erp_professional.queue._model import NewJob, encode_new_job
 from erp_professional.queue._task import TaskOptions, TaskSpec
@@ -140,3 +143,82 @@ def test_the_stored_text_is_the_json_of_the_fields(
             separators=(",", ":"),
         )[1:]
     )
+
+
+# -- the direct Redis call ----------------------------------------------------------------
+def _drop_connections(url: str) -> int:
+    db = int(url.rsplit("/", 1)[1].split("?")[0])
+    killed = 0
+    with redis.Redis.from_url(url) as admin:
+        me = admin.client_id()
+        for client in admin.client_list():
+            if int(client["db"]) == db and int(client["id"]) != me:
+                killed += admin.client_kill_filter(_id=client["id"])
+    return killed
+
+
+def test_sync_enqueue_survives_a_script_flush_and_dropped_connections(redis_url: str) -> None:
+    q = Queue(redis_url, "direct")
+    first = q.enqueue("t", {"i": 0})
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.script_flush()
+    second = q.enqueue("t", {"i": 1})  # NOSCRIPT: loaded again on the same connection
+    assert _drop_connections(redis_url) > 0
+    third = q.enqueue("t", {"i": 2})  # the pooled connection is dead: retried through the client
+    again = q.enqueue("t", {"i": 3}, job_id=third.id)
+    assert again.id == third.id and again.status is JobStatus.WAITING
+    assert [q.get_job(j.id).info.kwargs["i"] for j in (first, second, third)] == [0, 1, 2]
+    assert q.stats().waiting == 3
+
+
+@pytest.mark.anyio
+async def test_async_enqueue_survives_a_script_flush_and_dropped_connections(
+    redis_url: str,
+) -> None:
+    q = AsyncQueue(redis_url, "direct")
+    await q.enqueue("t", {"i": 0})
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.script_flush()
+    await q.enqueue("t", {"i": 1})
+    assert await asyncio.to_thread(_drop_connections, redis_url) > 0
+    await q.enqueue("t", {"i": 2})
+    await q.enqueue("t", {"i": 3})
+    assert (await q.stats()).waiting == 4
+
+
+@pytest.mark.anyio
+async def test_concurrent_async_enqueues_share_the_connection_safely(redis_url: str) -> None:
+    q = AsyncQueue(redis_url, "direct")
+
+    async def burst(k: int) -> list[str]:
+        out = []
+        for i in range(20):
+            job = await q.enqueue("t", {"k": k, "i": i})
+            out.append(job.id)
+        return out
+
+    batches = await asyncio.gather(*(burst(k) for k in range(10)))
+    ids = [job_id for batch in batches for job_id in batch]
+    assert len(set(ids)) == 200
+    for k, batch in enumerate(batches):
+        infos = [(await q.get_job(job_id)).info.kwargs for job_id in batch]
+        assert infos == [{"k": k, "i": i} for i in range(20)]
+    backend = q.backend()
+    pool = backend.client.connection_pool  # type: ignore[attr-defined]
+    in_use = len(pool._in_use_connections)
+    await backend.aclose()
+    assert len(pool._in_use_connections) == in_use - 1  # its own connection went back
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_enqueue_leaves_the_connection_usable(redis_url: str) -> None:
+    q = AsyncQueue(redis_url, "direct")
+    await q.enqueue("t", {"i": -1})
+    for turns in range(6):
+        task = asyncio.create_task(q.enqueue("t", {"i": turns}))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        job = await q.enqueue("t", {"after": turns})
+        assert (await q.get_job(job.id)).info.kwargs == {"after": turns}

@@ -6,8 +6,13 @@ The argument lists and reply parsing are shared (sans-I/O); :class:`RedisBackend
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._backend import FetchSpec, Outcome, Retention, ScheduleRow
 from ._lua import SCRIPTS
@@ -20,6 +25,79 @@ if TYPE_CHECKING:
 __all__ = ["AsyncRedisBackend", "RedisBackend", "queue_prefix"]
 
 _Args = list[str | int]
+
+_pack: Callable[[tuple[str | int, ...]], bytes] | None
+try:  # the C packer of the [redis] extra; redis-py's asyncio client packs in Python
+    import hiredis
+
+    _pack = cast("Callable[[tuple[str | int, ...]], bytes]", hiredis.pack_command)
+except ImportError:  # pragma: no cover - depends on the installed extras
+    _pack = None
+
+_LOST = (RedisConnectionError, RedisTimeoutError)
+"""Errors after which a direct call is made again through the client (with its retries)."""
+
+
+class _Direct:
+    """One script sent straight to a connection of the client's pool, skipping the
+    client's per-command layers (argument encoding, retry wrapper, instrumentation):
+    about a third of the client-side time of a one-job enqueue. A lost connection makes
+    the caller repeat the call through the client, which reconnects and retries, so only
+    idempotent scripts (enqueue: a job id is stored once) go this way."""
+
+    __slots__ = ("head", "text")
+
+    def __init__(self, text: str, prefix: str) -> None:
+        self.text = text
+        self.head: tuple[str | int, ...] = (
+            "EVALSHA",
+            hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest(),
+            1,
+            prefix,
+        )
+
+    def send(self, conn: Any, args: _Args) -> Any:
+        if _pack is not None:
+            conn.send_packed_command([_pack((*self.head, *args))])
+        else:
+            conn.send_command(*self.head, *args)
+        return conn.read_response()
+
+    def call(self, client: redis.Redis, args: _Args) -> Any:
+        pool: Any = client.connection_pool
+        conn = pool.get_connection()
+        try:
+            try:
+                return self.send(conn, args)
+            except NoScriptError:
+                conn.send_command("SCRIPT", "LOAD", self.text)
+                conn.read_response()
+                return self.send(conn, args)
+        finally:
+            pool.release(conn)
+
+    async def asend(self, conn: Any, args: _Args) -> Any:
+        if _pack is not None:
+            await conn.send_packed_command([_pack((*self.head, *args))])
+        else:
+            await conn.send_command(*self.head, *args)
+        return await conn.read_response()
+
+    async def acall_on(self, conn: Any, args: _Args) -> Any:
+        try:
+            return await self.asend(conn, args)
+        except NoScriptError:
+            await conn.send_command("SCRIPT", "LOAD", self.text)
+            await conn.read_response()
+            return await self.asend(conn, args)
+
+    async def acall(self, client: redis.asyncio.Redis, args: _Args) -> Any:
+        pool: Any = client.connection_pool
+        conn = await pool.get_connection()
+        try:
+            return await self.acall_on(conn, args)
+        finally:
+            await pool.release(conn)
 
 
 def queue_prefix(name: str) -> str:
@@ -166,12 +244,17 @@ class RedisBackend:
         self.client = client
         self.calls = _Calls(name)
         self._scripts = {k: client.register_script(v) for k, v in SCRIPTS.items()}
+        self._enqueue = _Direct(SCRIPTS["enqueue"], self.calls.prefix)
 
     def _run(self, script: str, args: _Args) -> Any:
         return self._scripts[script](keys=[self.calls.prefix], args=args)
 
     def enqueue(self, jobs: Sequence[NewJob], now_ms: int) -> list[tuple[str, bool]]:
-        reply = self._run("enqueue", self.calls.enqueue(jobs, now_ms))
+        args = self.calls.enqueue(jobs, now_ms)
+        try:
+            reply = self._enqueue.call(self.client, args)
+        except _LOST:
+            reply = self._run("enqueue", args)
         return [(_text(r[0]), int(r[1]) == 1) for r in reply]
 
     def get(self, job_id: str) -> JobInfo | None:
@@ -226,12 +309,34 @@ class AsyncRedisBackend:
         self.client = client
         self.calls = _Calls(name)
         self._scripts = {k: client.register_script(v) for k, v in SCRIPTS.items()}
+        self._enqueue = _Direct(SCRIPTS["enqueue"], self.calls.prefix)
+        self._lane: Any = None
+        self._lane_busy = False
 
     async def _run(self, script: str, args: _Args) -> Any:
         return await self._scripts[script](keys=[self.calls.prefix], args=args)
 
+    async def _direct(self, direct: _Direct, args: _Args) -> Any:
+        """A direct call on this backend's own connection (taken from the pool once and
+        kept: the asyncio pool's checkout costs as much as the call), or on a pooled one
+        while another coroutine of the loop is using it."""
+        if self._lane_busy:
+            return await direct.acall(self.client, args)
+        self._lane_busy = True
+        try:
+            if self._lane is None:
+                pool: Any = self.client.connection_pool
+                self._lane = await pool.get_connection()
+            return await direct.acall_on(self._lane, args)
+        finally:
+            self._lane_busy = False
+
     async def enqueue(self, jobs: Sequence[NewJob], now_ms: int) -> list[tuple[str, bool]]:
-        reply = await self._run("enqueue", self.calls.enqueue(jobs, now_ms))
+        args = self.calls.enqueue(jobs, now_ms)
+        try:
+            reply = await self._direct(self._enqueue, args)
+        except _LOST:
+            reply = await self._run("enqueue", args)
         return [(_text(r[0]), int(r[1]) == 1) for r in reply]
 
     async def get(self, job_id: str) -> JobInfo | None:
@@ -355,4 +460,6 @@ class AsyncRedisBackend:
         return bool(await self._run("progress", args))
 
     async def aclose(self) -> None:
-        return None
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            await self.client.connection_pool.release(lane)
