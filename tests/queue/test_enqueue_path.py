@@ -164,7 +164,7 @@ def test_sync_enqueue_survives_a_script_flush_and_dropped_connections(redis_url:
         admin.script_flush()
     second = q.enqueue("t", {"i": 1})  # NOSCRIPT: loaded again on the same connection
     assert _drop_connections(redis_url) > 0
-    third = q.enqueue("t", {"i": 2})  # the pooled connection is dead: retried through the client
+    third = q.enqueue("t", {"i": 2})  # the pool replaces the dead connection it hands out
     again = q.enqueue("t", {"i": 3}, job_id=third.id)
     assert again.id == third.id and again.status is JobStatus.WAITING
     assert [q.get_job(j.id).info.kwargs["i"] for j in (first, second, third)] == [0, 1, 2]
