@@ -53,7 +53,7 @@ class QueueConfig(Section):
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
         if value is not None:
-            from erp_professional.queue._limits import parse_rate_limit
+            from erp_professional.queue import parse_rate_limit
 
             parse_rate_limit(value)
         return value
