@@ -118,6 +118,13 @@ local function rate_budget(log, rates)
   end
   return budget, free, widest
 end
+local function unpark(id, key, t)
+  redis.call('ZREM', P .. 'park:' .. t, id)
+  redis.call('HSET', key, 'park', '')
+  if redis.call('EXISTS', P .. 'park:' .. t) == 0 then
+    redis.call('SREM', P .. 'parked', t)
+  end
+end
 local function task_of(key)
   local t = redis.call('HGET', key, 'task')
   if t then return t end
@@ -197,11 +204,7 @@ local function fetch_limited(n, lease, worker, jobs)
     if id == nil then break end
     local key, t = jk(id), src
     if src then
-      redis.call('ZREM', P .. 'park:' .. src, id)
-      redis.call('HSET', key, 'park', '')
-      if redis.call('EXISTS', P .. 'park:' .. src) == 0 then
-        redis.call('SREM', P .. 'parked', src)
-      end
+      unpark(id, key, src)
     else
       redis.call('ZREM', P .. 'wait', id)
       t = task_of(key)
@@ -417,11 +420,7 @@ redis.call('ZREM', P .. 'waitt', id)
 redis.call('ZREM', P .. 'delay', id)
 local parked = redis.call('HGET', key, 'park')
 if parked and parked ~= '' then
-  redis.call('ZREM', P .. 'park:' .. parked, id)
-  redis.call('HSET', key, 'park', '')
-  if redis.call('EXISTS', P .. 'park:' .. parked) == 0 then
-    redis.call('SREM', P .. 'parked', parked)
-  end
+  unpark(id, key, parked)
 end
 finish(id, key, 'cancelled', tonumber(ARGV[10]))
 return 1
