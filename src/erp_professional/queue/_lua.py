@@ -118,6 +118,15 @@ local function rate_budget(log, rates)
   end
   return budget, free, widest
 end
+local function lease_job(id, key, tok, worker, lease, jobs)
+  -- the job (already off the wait set) becomes active under token tok until NOW + lease
+  redis.call('ZREM', P .. 'waitt', id)
+  redis.call('HSET', key, 'status', 'active', 'token', tok, 'started', NOW,
+    'worker', worker, 'abort', '')
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('ZADD', P .. 'active', NOW + lease, id)
+  jobs[#jobs + 1] = redis.call('HGETALL', key)
+end
 local function unpark(id, key, t)
   redis.call('ZREM', P .. 'park:' .. t, id)
   redis.call('HSET', key, 'park', '')
@@ -232,12 +241,7 @@ local function fetch_limited(n, lease, worker, jobs)
         redis.call('ZADD', P .. 'qlog', NOW, tok)
         redis.call('PEXPIRE', P .. 'qlog', qwide)
       end
-      redis.call('ZREM', P .. 'waitt', id)
-      redis.call('HSET', key, 'status', 'active', 'token', tok, 'started', NOW,
-        'worker', worker, 'abort', '')
-      redis.call('HINCRBY', key, 'attempts', 1)
-      redis.call('ZADD', P .. 'active', NOW + lease, id)
-      jobs[#jobs + 1] = redis.call('HGETALL', key)
+      lease_job(id, key, tok, worker, lease, jobs)
       if g.cap <= 0 then
         heads[t] = nil
       elseif src then
@@ -288,12 +292,7 @@ local function fetch()
       local id = popped[i]
       local key = jk(id)
       tok = tok + 1
-      redis.call('ZREM', P .. 'waitt', id)
-      redis.call('HSET', key, 'status', 'active', 'token', tok, 'started', NOW,
-        'worker', worker, 'abort', '')
-      redis.call('HINCRBY', key, 'attempts', 1)
-      redis.call('ZADD', P .. 'active', NOW + lease, id)
-      jobs[#jobs + 1] = redis.call('HGETALL', key)
+      lease_job(id, key, tok, worker, lease, jobs)
     end
     if redis.call('ZCARD', P .. 'wait') > 0 then wake() end
   end
