@@ -118,15 +118,7 @@ class AccessLogConcern(Concern):
         if slow:
             fields["slow"] = True
         if sink is not None:
-            sink.write_fields(
-                {
-                    "time": utc_timestamp(),
-                    "level": level,
-                    "message": message,
-                    "logger": ACCESS_LOGGER,
-                    **fields,
-                }
-            )
+            sink.emit(level, ACCESS_LOGGER, message, fields)
         else:
             access_logger.bind(**{REDACTED_MARK: True, **fields}).log(level, message)
 

@@ -218,19 +218,14 @@ class LogSink:
             "logger": logger_name,
         }
         out.update(fields)
-        self.write_fields(out)
-
-    def enabled_for(self, level: str) -> bool:
-        """Would a line at ``level`` be written?"""
-        return _LEVEL_NO.get(level, 0) >= self.level_no
-
-    def write_fields(self, out: dict[str, Any]) -> None:
-        """Write a complete, already redacted line (``time``, ``level``, ``message`` and
-        ``logger`` first) in this sink's format; the caller checked the level."""
         if self.format == "json" and _FLAT_ENCODER is not None:
             self.write_line("".join(_FLAT_ENCODER(out, 0)) + "\n")
         else:
             self.write_line(self.render(out, None))
+
+    def enabled_for(self, level: str) -> bool:
+        """Would a line at ``level`` be written?"""
+        return _LEVEL_NO.get(level, 0) >= self.level_no
 
     def fields(self, record: dict[str, Any]) -> dict[str, Any]:
         redactor = self.redactor
