@@ -317,34 +317,42 @@ def fixed_window_key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
     return entry[1]
 
 
+def _fixed_state(
+    storage: Any, item: RateLimitItem, identifiers: tuple[str, ...], cost: int
+) -> LimitState:
+    """The fixed window's hit: one counter increment whose result is the count, so the
+    remaining quota needs no second read (memory: count and reset in one locked step)."""
+    key = fixed_window_key(item, identifiers)
+    if type(storage) is _MemoryStorage:
+        used, reset = storage.incr_fixed(key, item.get_expiry(), cost)
+    else:
+        used = storage.incr(key, item.get_expiry(), amount=cost)
+        reset = storage.get_expiry(key)
+    ok = used <= item.amount
+    return LimitState(item, ok, max(0, item.amount - used), reset)
+
+
 def _hit_sync(
     limiter: sync_strategies.RateLimiter,
     limits: Sequence[RateLimitItem],
     identifiers: tuple[str, ...],
     cost: int,
 ) -> Decision:
+    fixed = isinstance(limiter, sync_strategies.FixedWindowRateLimiter)
+    if fixed and len(limits) == 1:  # the common case, without the loop's bookkeeping
+        state = _fixed_state(limiter.storage, limits[0], identifiers, cost)
+        return Decision(state.allowed, (state,))
     states: list[LimitState] = []
     allowed = True
-    fixed = isinstance(limiter, sync_strategies.FixedWindowRateLimiter)
-    storage = limiter.storage
     for item in limits:
         if fixed:
-            # The fixed window's hit is one counter increment: its result is the count,
-            # so the remaining quota needs no second read.
-            key = fixed_window_key(item, identifiers)
-            if type(storage) is _MemoryStorage:
-                used, reset = storage.incr_fixed(key, item.get_expiry(), cost)
-            else:
-                used = storage.incr(key, item.get_expiry(), amount=cost)
-                reset = storage.get_expiry(key)
-            ok = used <= item.amount
-            state = LimitState(item, ok, max(0, item.amount - used), reset)
+            state = _fixed_state(limiter.storage, item, identifiers, cost)
         else:
             ok = limiter.hit(item, *identifiers, cost=cost)
             stats = limiter.get_window_stats(item, *identifiers)
             state = LimitState(item, ok, max(0, stats.remaining), stats.reset_time)
         states.append(state)
-        if not ok:
+        if not state.allowed:
             allowed = False
             break
     return Decision(allowed, tuple(states))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, ParamSpec, TypeVar, cast
 
 from limits import RateLimitItem
-from limits.strategies import FixedWindowRateLimiter
 
 from ..testing import is_testing
 from ..web import (
@@ -29,8 +28,6 @@ from ._ratelimit import (
     Decision,
     LimitState,
     RateLimiter,
-    _MemoryStorage,
-    fixed_window_key,
     parse_limits,
     policy_item,
     policy_name,
@@ -224,11 +221,6 @@ class RateLimitConcern(Concern):
         # Plain truth values, read on every request (the containers' __bool__ is Python).
         self._has_exempt = bool(self.exempt)
         self._has_routes = bool(self.routes)
-        # Memory storage with the fixed window: one-limit scopes count in one locked step.
-        memory = self.limiter._memory
-        self._fixed_memory: _MemoryStorage | None = None
-        if isinstance(memory, FixedWindowRateLimiter) and type(memory.storage) is _MemoryStorage:
-            self._fixed_memory = memory.storage
 
     # -- planning ----------------------------------------------------------------------
     def _plan(self, exchange: Exchange) -> tuple[RouteLimit | None, str] | None:
@@ -243,18 +235,6 @@ class RateLimitConcern(Concern):
             return None
         route = self.routes.lookup(exchange) if self._has_routes else None
         return (route or self.default), identity
-
-    def _hit_memory(self, route: RouteLimit, identity: str) -> Decision:
-        """The memory fixed window's hit: the same decision as the limiter's, fewer steps."""
-        storage = self._fixed_memory
-        if storage is None or len(route.limits) != 1:
-            return self.limiter.hit(route.limits, route.scope, identity, cost=route.cost)
-        item = route.limits[0]
-        used, reset = storage.incr_fixed(
-            fixed_window_key(item, (route.scope, identity)), item.get_expiry(), route.cost
-        )
-        ok = used <= item.amount
-        return Decision(ok, (LimitState(item, ok, max(0, item.amount - used), reset),))
 
     def _refuse(self, exchange: Exchange, decision: Decision) -> Response:
         if decision.degraded == "closed":
@@ -296,7 +276,7 @@ class RateLimitConcern(Concern):
             return None
         route, identity = plan
         if route is not None:
-            decision = self._hit_memory(route, identity)
+            decision = self.limiter.hit(route.limits, route.scope, identity, cost=route.cost)
             self._record(exchange, decision)
             if not decision.allowed:
                 return self._refuse(exchange, decision)
