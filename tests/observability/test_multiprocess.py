@@ -82,6 +82,24 @@ def get(url: str) -> bytes:
         return bytes(response.read())
 
 
+def wait_until_up(process: subprocess.Popen[bytes], url: str, what: str) -> None:
+    """Poll ``url`` until the server answers; fail with its stderr if it exits or takes
+    longer than 30 s (it is killed first, so reading its stderr cannot block)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            get(url)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+        process.kill()
+        process.wait(timeout=10)
+        assert process.stderr is not None
+        pytest.fail(f"{what} did not start: {process.stderr.read().decode()[-2000:]}")
+
+
 @pytest.fixture(params=["uvicorn", "gunicorn"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     kind = request.param
@@ -124,16 +142,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get(base + "/pid/0")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    assert process.stderr is not None
-                    pytest.fail(f"{kind} did not start: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
+        wait_until_up(process, base + "/pid/0", kind)
         yield base, metrics_dir, "/pid/{n}" if kind == "uvicorn" else "/pid/<int:n>"
     finally:
         process.send_signal(signal.SIGINT if kind == "uvicorn" else signal.SIGTERM)
@@ -226,14 +235,7 @@ def test_uvicorn_logs_come_out_as_json(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get(f"http://127.0.0.1:{port}/_pro/info")  # not in the access log
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+        wait_until_up(process, f"http://127.0.0.1:{port}/_pro/info", "uvicorn")  # not logged
         get(f"http://127.0.0.1:{port}/hello")
     finally:
         process.send_signal(signal.SIGINT)
@@ -273,14 +275,7 @@ def test_gunicorn_logger_class_writes_json(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get(f"http://127.0.0.1:{port}/_pro/info")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+        wait_until_up(process, f"http://127.0.0.1:{port}/_pro/info", "gunicorn")
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=20)
