@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erp_professional.config import ConfigError, load_config
-from erp_professional.security import CsrfTokens
+from erp_professional.security import CsrfProtection, CsrfTokens
+from erp_professional.web import Exchange, Pipeline
 
 from ._apps import Factory
 
@@ -224,3 +227,55 @@ def test_form_field_under_bare_asgi(wrapped: bool) -> None:
         assert bad.status == 403
     finally:
         pro.shutdown()
+
+
+_HEADER_TEXT = st.one_of(
+    st.sampled_from(
+        [
+            "same-origin",
+            "none",
+            "cross-site",
+            "same-site",
+            "",
+            "http://testserver",
+            "https://testserver",
+            "http://testserver:8000",
+            "http://evil.example",
+            "http://[::1",
+            "http://te\tstserver",
+            "testserver",
+            "null",
+        ]
+    ),
+    st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=30),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    site=st.none() | _HEADER_TEXT,
+    origin=st.none() | _HEADER_TEXT,
+    host=st.none() | _HEADER_TEXT,
+    method=st.sampled_from(["POST", "PUT", "DELETE", "GET"]),
+)
+def test_asgi_byte_path_decides_like_the_text_path(
+    site: str | None, origin: str | None, host: str | None, method: str
+) -> None:
+    """The ASGI check reads raw byte values; it must decide exactly as the header-view path
+    (WSGI) does on the same values, malformed ones included."""
+    protection = CsrfProtection(trusted_origins=["https://partner.example"])
+    pairs = [(n, v) for n, v in (("sec-fetch-site", site), ("origin", origin), ("host", host))]
+    present = [(n, v) for n, v in pairs if v is not None]
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/submit",
+        "headers": [(n.encode(), v.encode("latin-1")) for n, v in present],
+    }
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": "/submit"}
+    for name, value in present:
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    pipeline = Pipeline()
+    asgi = protection.check(Exchange.from_asgi(scope, pipeline))
+    wsgi = protection.check(Exchange.from_wsgi(environ, pipeline))
+    assert asgi == wsgi

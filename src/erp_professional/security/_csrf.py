@@ -68,37 +68,76 @@ class CsrfProtection:
             return None
         headers = exchange.headers
         raw = getattr(headers, "raw", None)
-        if type(raw) is list:  # ASGI: lowercase names, one pass for the three fields
+        if type(raw) is list:
+            # ASGI: lowercase byte names; one pass for the three fields, decoded only when
+            # the request is not plainly same-origin.
             site = origin = host = None
             for name, value in raw:
                 if name == b"sec-fetch-site":
                     if site is None:
-                        site = value.decode("latin-1")
+                        site = value
                 elif name == b"origin":
                     if origin is None:
-                        origin = value.decode("latin-1")
+                        origin = value
                 elif name == b"host" and host is None:
-                    host = value.decode("latin-1")
-        else:
-            site = headers.get("sec-fetch-site")
-            origin = headers.get("origin")
-            host = headers.get("host")
-        if site is not None and site != "":
-            if site in ("same-origin", "none"):
+                    host = value
+            if site:
+                if site == b"same-origin" or site == b"none":
+                    return None
+                return self._cross_site(exchange, site.decode("latin-1"), _text(origin))
+            if not origin:
                 return None
-            if self._exempt(exchange, origin):
+            if host is not None and _same_host_bytes(origin, host):
                 return None
-            return f"cross-origin request (Sec-Fetch-Site: {safe_for_log(site, 40)})"
-        if origin is None or origin == "":
+            return self._origin_differs(exchange, origin.decode("latin-1"))
+        site_text = headers.get("sec-fetch-site")
+        origin_text = headers.get("origin")
+        if site_text:
+            if site_text in ("same-origin", "none"):
+                return None
+            return self._cross_site(exchange, site_text, origin_text)
+        if not origin_text:
             return None
-        origin_host = _netloc(origin)
-        if host is not None and origin_host is not None and origin_host == host:
+        host_text = headers.get("host")
+        if host_text is not None and _same_host(origin_text, host_text):
             return None
+        return self._origin_differs(exchange, origin_text)
+
+    def _cross_site(self, exchange: Exchange, site: str, origin: str | None) -> str | None:
+        if self._exempt(exchange, origin):
+            return None
+        return f"cross-origin request (Sec-Fetch-Site: {safe_for_log(site, 40)})"
+
+    def _origin_differs(self, exchange: Exchange, origin: str) -> str | None:
         if self._exempt(exchange, origin):
             return None
         return (
             "cross-origin request from a browser without Fetch Metadata (Origin differs from Host)"
         )
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _same_host(origin: str, host: str) -> bool:
+    """Does the ``Origin`` header name the host (and port) of the ``Host`` header?"""
+    origin_host = _netloc(origin)
+    return origin_host is not None and origin_host == host
+
+
+_SAME_HOST: dict[tuple[bytes, bytes], bool] = {}
+
+
+def _same_host_bytes(origin: bytes, host: bytes) -> bool:
+    """:func:`_same_host` on raw header values, remembered for the few pairs a site sees."""
+    key = (origin, host)
+    same = _SAME_HOST.get(key)
+    if same is None:
+        same = _same_host(origin.decode("latin-1"), host.decode("latin-1"))
+        if len(_SAME_HOST) < 256:
+            _SAME_HOST[key] = same
+    return same
 
 
 class CsrfTokens:

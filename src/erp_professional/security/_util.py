@@ -33,19 +33,19 @@ def cookie(headers: RequestHeaders, name: str) -> str | None:
     return None
 
 
+_BYTES = (bytes, bytearray)
 _VARY: dict[tuple[str, ...], bytes] = {}  # a few fixed name lists, encoded once
 
 
 def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     """Add ``names`` to the response's ``Vary`` header without duplicates."""
     raw = getattr(headers, "raw", None)
-    if type(raw) is list and raw and isinstance(raw[0][0], bytes | bytearray):
-        for item in raw:
-            name = item[0]
+    if type(raw) is list and raw and isinstance(raw[0][0], _BYTES):
+        for name, _ in raw:
             if len(name) == 4 and name.lower() == b"vary":
                 break
         else:
-            key = names if isinstance(names, tuple) else tuple(names)
+            key = names if type(names) is tuple else tuple(names)
             value = _VARY.get(key)
             if value is None:
                 value = ", ".join(key).encode("latin-1")
