@@ -20,6 +20,7 @@ __all__ = [
 ]
 
 Preset = Literal["helmet", "api", "owasp", "off"]
+_BYTES = (bytes, bytearray)  # one tuple, not a new union object per response
 NONCE_KEY = "csp_nonce"
 
 
@@ -349,7 +350,7 @@ class SecurityHeaders:
         route = self.routes.lookup(exchange) if self.routes else None
         raw = getattr(headers, "raw", None)
         if route is None and type(raw) is list:
-            binary = isinstance(raw[0][0], bytes | bytearray) if raw else exchange.kind == "asgi"
+            binary = isinstance(raw[0][0], _BYTES) if raw else exchange.kind == "asgi"
             self._apply_raw(exchange, raw, self._bytes if binary else self._str, binary)
             return
         self._apply_generic(exchange, headers, route)

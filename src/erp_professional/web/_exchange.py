@@ -183,7 +183,9 @@ class Exchange:
         """Client address: the peer, or the forwarded client when the peer is trusted."""
         client = self._client
         if client is _UNSET:
-            client = self._client = self.pipeline.trusted.client(self.peer, self.headers)
+            trusted = self.pipeline.trusted
+            client = trusted.client(self.peer, self.headers) if trusted.active else self.peer
+            self._client = client
         return client
 
     @property
@@ -193,8 +195,11 @@ class Exchange:
         if scheme is _UNSET:
             raw = self.raw
             key = "scheme" if self.kind == "asgi" else "wsgi.url_scheme"
-            default = raw.get(key, "http")
-            scheme = self._scheme = self.pipeline.trusted.scheme(self.peer, self.headers, default)
+            scheme = raw.get(key, "http")
+            trusted = self.pipeline.trusted
+            if trusted.active:
+                scheme = trusted.scheme(self.peer, self.headers, scheme)
+            self._scheme = scheme
         return scheme
 
     @property

@@ -14,12 +14,14 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class TrustedProxies:
     """A set of proxy networks whose ``Forwarded``/``X-Forwarded-*`` headers are believed."""
 
-    __slots__ = ("_networks",)
+    __slots__ = ("_networks", "active")
 
     def __init__(self, networks: Iterable[str] = ()) -> None:
         self._networks: tuple[_Network, ...] = tuple(
             ipaddress.ip_network(n, strict=False) for n in networks
         )
+        #: Any proxy trusted at all? Without one, forwarding headers are never read.
+        self.active = bool(self._networks)
 
     def __bool__(self) -> bool:
         return bool(self._networks)
