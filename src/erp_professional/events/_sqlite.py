@@ -58,13 +58,16 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-# (columns, one row's VALUES, values bound per row) of the two INSERT shapes.
+# (columns, one row's VALUES, values bound per row) of the two INSERT shapes. Positions are
+# not bound: the rowid SQLite assigns is the largest one in the table plus one, which is
+# what an explicit position would be (positions are assigned under the write lock), and
+# it spares the check per row that an explicit rowid is still free.
 _PLAIN = (
-    "position, id, stream_id, version, type, data, schema_version, headers, recorded_at",
-    "(?,?,?,?,?,?,1,'{}',?)",
-    7,
+    "id, stream_id, version, type, data, schema_version, headers, recorded_at",
+    "(?,?,?,?,?,1,'{}',?)",
+    6,
 )
-_FULL = ("position, " + COLUMNS.replace("position, ", ""), "(" + ",".join("?" * 13) + ")", 13)
+_FULL = (COLUMNS.replace(" position,", ""), "(" + ",".join("?" * 12) + ")", 12)
 
 
 # What reads select: see decode_rows.
@@ -75,14 +78,14 @@ _SELECT = (
 _PLAIN_META = (None, None, None, None, 1, "{}")  # Prepared[3:9] without metadata
 
 
-def _rows(batch: Batch, position: int, version: int) -> tuple[list[object], bool]:
+def _rows(batch: Batch, version: int) -> tuple[list[object], bool]:
     """The flat INSERT values of a batch, assembled column by column, and whether they
     have the plain shape (every event with the default metadata)."""
     events = batch.events
     n = len(events)
     if n == 1:  # a single append: no columns to transpose
         (e,) = events
-        head = [position, e.id.int.to_bytes(16), batch.stream_id, version, e.type, e.data]
+        head = [e.id.int.to_bytes(16), batch.stream_id, version, e.type, e.data]
         if e[3:9] == _PLAIN_META:
             return [*head, e.recorded_micros], True
         return [*head, *e[3:9], e.recorded_micros], False
@@ -99,16 +102,15 @@ def _rows(batch: Batch, position: int, version: int) -> tuple[list[object], bool
     )
     width = _PLAIN[2] if plain else _FULL[2]
     flat: list[object] = [None] * (n * width)
-    flat[0::width] = range(position, position + n)
-    flat[1::width] = [i.int.to_bytes(16) for i in ids]
-    flat[2::width] = repeat(batch.stream_id, n)
-    flat[3::width] = range(version, version + n)
-    flat[4::width] = types
-    flat[5::width] = data
+    flat[0::width] = [i.int.to_bytes(16) for i in ids]
+    flat[1::width] = repeat(batch.stream_id, n)
+    flat[2::width] = range(version, version + n)
+    flat[3::width] = types
+    flat[4::width] = data
     if plain:
-        flat[6::width] = micros
+        flat[5::width] = micros
     else:
-        for column, values in enumerate((cids, causes, actors, tenants, svs, headers, micros), 6):
+        for column, values in enumerate((cids, causes, actors, tenants, svs, headers, micros), 5):
             flat[column::width] = values
     return flat, plain
 
@@ -236,32 +238,39 @@ class SQLiteBackend:
         if position is None:  # nothing to append to
             return []
         results = []
-        full: list[object] = []
-        plain: list[object] = []  # rows of events with the default metadata: 7 values
+        # Rows go in append order (SQLite numbers them as they come); consecutive batches
+        # of the same shape share statements.
+        groups: list[tuple[bool, list[object]]] = []
         for b in batches:
             version = current[b.stream_id]
             n = len(b.events)
             if n:
-                rows, is_plain = _rows(b, position + 1, version + 1)
-                (plain if is_plain else full).extend(rows)
+                rows, is_plain = _rows(b, version + 1)
+                if groups and groups[-1][0] == is_plain:
+                    groups[-1][1].extend(rows)
+                else:
+                    groups.append((is_plain, rows))
             results.append(
                 AppendResult(b.stream_id, version + n, tuple(range(position + 1, position + n + 1)))
             )
             position += n
         try:
-            if plain:
-                self._insert(_PLAIN, plain)
-            if full:
-                self._insert(_FULL, full)
+            last = None
+            for is_plain, rows in groups:
+                last = self._insert(_PLAIN if is_plain else _FULL, rows)
         except sqlite3.IntegrityError as exc:
             self._replay_or_raise(batches, current, exc)
+        if last is not None and last != position:  # pragma: no cover - SQLite's documented rule
+            raise RuntimeError(f"SQLite numbered the events up to {last}, expected {position}")
         return results
 
-    def _insert(self, shape: tuple[str, str, int], flat: list[object]) -> None:
-        """INSERT the rows of ``flat`` with few multi-row statements of a few fixed sizes."""
+    def _insert(self, shape: tuple[str, str, int], flat: list[object]) -> int | None:
+        """INSERT the rows of ``flat`` with few multi-row statements of a few fixed sizes;
+        the position of the last row."""
         columns, values, width = shape
         rows = len(flat) // width
         done = 0
+        cursor = None
         for size in self._chunks:
             while rows - done >= size:
                 sql = self._statements.get((columns, size))
@@ -270,8 +279,9 @@ class SQLiteBackend:
                         [values] * size
                     )
                     self._statements[(columns, size)] = sql
-                self._write.execute(sql, flat[done * width : (done + size) * width])
+                cursor = self._write.execute(sql, flat[done * width : (done + size) * width])
                 done += size
+        return None if cursor is None else cursor.lastrowid
 
     def _replay_or_raise(
         self, batches: Sequence[Batch], current: dict[str, int], exc: Exception

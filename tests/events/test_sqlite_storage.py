@@ -1,0 +1,47 @@
+"""SQLite specifics: positions SQLite assigns, shapes of rows mixed in one append."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from erp_professional.events import EventStore, Metadata, NewEvent, StreamAppend
+
+
+def test_mixed_row_shapes_keep_positions_in_append_order(tmp_path: Path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'e.db'}")
+    store.append("first", [NewEvent("T", {"n": 0})])
+    meta = Metadata(actor="ann", tenant="t1")
+    results = store.append_many(
+        [
+            StreamAppend("plain-a", [NewEvent("T", {"n": 1}), NewEvent("T", {"n": 2})]),
+            StreamAppend("meta", [NewEvent("T", {"n": 3}, meta), NewEvent("T", {"n": 4})]),
+            StreamAppend("plain-b", [NewEvent("T", {"n": 5})]),
+            StreamAppend("one-meta", [NewEvent("T", {"n": 6}, meta)]),
+            StreamAppend("plain-c", [NewEvent("T", {"n": i}) for i in (7, 8, 9)]),
+        ]
+    )
+    assert [r.positions for r in results] == [(2, 3), (4, 5), (6,), (7,), (8, 9, 10)]
+    events = store.read_all()
+    assert [e.data["n"] for e in events] == list(range(10))
+    assert [e.position for e in events] == list(range(1, 11))
+    by_n = {e.data["n"]: e for e in events}
+    assert (by_n[3].metadata.actor, by_n[4].metadata.actor, by_n[6].metadata.tenant) == (
+        "ann",
+        None,
+        "t1",
+    )
+    assert [(e.stream_id, e.version) for e in store.read_stream("plain-c")] == [
+        ("plain-c", 1),
+        ("plain-c", 2),
+        ("plain-c", 3),
+    ]
+    store.close()
+
+
+def test_large_batches_number_their_events_in_order(tmp_path: Path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'e.db'}")
+    store.append("s", [NewEvent("T", {"n": i}) for i in range(600)])
+    result = store.append("t", [NewEvent("T", {}) for _ in range(300)])
+    assert result.positions == tuple(range(601, 901))
+    assert [e.position for e in store.read_all(after_position=895)] == list(range(896, 901))
+    store.close()
