@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,8 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erp_professional.observability import inject_trace_headers, span, trace_httpx, trace_requests
+from erp_professional.observability._propagation import parse_traceparent
 
 from .conftest import Spans
 
@@ -95,3 +99,46 @@ def test_helpers_reject_other_objects() -> None:
         trace_httpx(object())  # type: ignore[type-var]
     with pytest.raises(TypeError):
         trace_requests(object())  # type: ignore[arg-type]
+
+
+def _reference_parse(value: str) -> tuple[int, int, int] | None:
+    """The W3C traceparent rules, spelled out with one regular expression."""
+    match = re.fullmatch(
+        r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", value.strip()
+    )
+    if match is None:
+        return None
+    version, trace_hex, span_hex, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    if trace_id == 0 or span_id == 0:
+        return None
+    return trace_id, span_id, int(flags, 16)
+
+
+_HEX = "0123456789abcdef"
+_hex = st.text(_HEX, min_size=0, max_size=34)
+_noise = st.text(_HEX + "ABCDEF-_+ xg0\t", max_size=4)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    version=st.sampled_from(["00", "01", "ff", "0", "000", "AA", "0x"]) | _noise,
+    trace_hex=st.sampled_from(["0af7651916cd43dd8448eb211c80319c", "0" * 32]) | _hex,
+    span_hex=st.sampled_from(["b7ad6b7169203331", "0" * 16]) | _hex,
+    flags=st.sampled_from(["01", "00", "ff", "1", "0x"]) | _noise,
+    tail=st.sampled_from(["", "-extra", "-", " "]) | _noise,
+    lead=st.sampled_from(["", " ", "\t"]),
+)
+def test_traceparent_parsing_matches_the_w3c_rules(
+    version: str, trace_hex: str, span_hex: str, flags: str, tail: str, lead: str
+) -> None:
+    value = f"{lead}{version}-{trace_hex}-{span_hex}-{flags}{tail}"
+    parsed = parse_traceparent(value)
+    expected = _reference_parse(value)
+    if expected is None:
+        assert parsed is None
+    else:
+        assert parsed is not None and parsed.is_remote and parsed.is_valid
+        assert (parsed.trace_id, parsed.span_id, int(parsed.trace_flags)) == expected

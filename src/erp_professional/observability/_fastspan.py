@@ -30,6 +30,7 @@ from opentelemetry.trace import (
     TraceFlags,
     TraceState,
 )
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util import types
 
 if TYPE_CHECKING:
@@ -37,12 +38,59 @@ if TYPE_CHECKING:
 
     from ._tracing import _Provider
 
-__all__ = ["ServerSpan", "parent_or_remote", "start_server_span"]
+__all__ = ["ServerSpan", "make_span_context", "parent_or_remote", "start_server_span"]
 
 log = logging.getLogger("erp_professional.observability")
 SCOPE = InstrumentationScope("erp_professional.observability")
 _PRIMITIVES = (str, bool, int, float)
 _UNSET = Status(StatusCode.UNSET)  # immutable: one shared instance
+
+
+_ID_MAX = (1 << 128) - 1
+_SPAN_ID_MAX = (1 << 64) - 1
+_FLAGS = tuple(TraceFlags(i) for i in range(256))
+_new_tuple = tuple.__new__
+
+
+def _constructed(
+    trace_id: int, span_id: int, is_remote: bool, flags: int, state: TraceState | None
+) -> SpanContext:
+    return SpanContext(trace_id, span_id, is_remote, TraceFlags(flags), state)
+
+
+def _direct(
+    trace_id: int, span_id: int, is_remote: bool, flags: int, state: TraceState | None
+) -> SpanContext:
+    valid = 0 < trace_id <= _ID_MAX and 0 < span_id <= _SPAN_ID_MAX
+    if state is None:
+        state = DEFAULT_TRACE_STATE
+    return _new_tuple(SpanContext, (trace_id, span_id, is_remote, _FLAGS[flags], state, valid))
+
+
+def _same_layout() -> bool:
+    """Does building the tuple directly give what ``SpanContext(...)`` gives?"""
+    try:
+        for args in ((1, 2, True, 1, None), (0, 5, False, 3, TraceState([("k", "v")]))):
+            made, direct = _constructed(*args), _direct(*args)
+            if type(direct) is not SpanContext or tuple(made) != tuple(direct):
+                return False
+            if (made.trace_id, made.span_id, made.is_remote, made.trace_flags) != (
+                direct.trace_id,
+                direct.span_id,
+                direct.is_remote,
+                direct.trace_flags,
+            ) or (made.is_valid, made.trace_state) != (direct.is_valid, direct.trace_state):
+                return False
+    except Exception:
+        return False
+    return True
+
+
+#: ``SpanContext(trace_id, span_id, is_remote, TraceFlags(flags), state)``. The API's
+#: constructor is Python code with keyword defaults, paid twice per request (remote parent
+#: and server span); the context is the same tuple built directly, as long as a start-up
+#: check finds the installed API lays it out that way.
+make_span_context = _direct if _same_layout() else _constructed
 
 
 def _valid(value: object) -> bool:
@@ -220,12 +268,8 @@ def start_server_span(
         random = parent_context.trace_flags.random_trace_id
     extra = TraceFlags.RANDOM_TRACE_ID if random else 0
     if not sampled:
-        context = SpanContext(
-            trace_id,
-            generator.generate_span_id(),
-            is_remote=False,
-            trace_flags=TraceFlags(TraceFlags.DEFAULT | extra),
-            trace_state=state,
+        context = make_span_context(
+            trace_id, generator.generate_span_id(), False, TraceFlags.DEFAULT | extra, state
         )
         return trace.NonRecordingSpan(context)
     return _start(
@@ -253,12 +297,8 @@ def _start(
     sole: SpanProcessor | None,
 ) -> ServerSpan:
     flags = (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT) | extra_flags
-    context = SpanContext(
-        trace_id,
-        provider.id_generator.generate_span_id(),
-        is_remote=False,
-        trace_flags=TraceFlags(flags),
-        trace_state=state,
+    context = make_span_context(
+        trace_id, provider.id_generator.generate_span_id(), False, flags, state
     )
     if sole is not None:  # only our processor, whose on_start does nothing
         return ServerSpan(

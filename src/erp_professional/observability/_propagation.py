@@ -10,9 +10,10 @@ from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceState
 
 from ..web import RequestHeaders
+from ._fastspan import make_span_context
 
 if TYPE_CHECKING:
     import httpx
@@ -63,9 +64,7 @@ def parse_traceparent(value: str, tracestate: str | None = None) -> SpanContext 
     if trace_id == 0 or span_id == 0:
         return None
     state = TraceState.from_header([tracestate]) if tracestate else None
-    return SpanContext(
-        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(flags, 16)), trace_state=state
-    )
+    return make_span_context(trace_id, span_id, True, int(flags, 16), state)
 
 
 def scan_headers(headers: RequestHeaders) -> tuple[str | None, str | None, str | None, str | None]:
