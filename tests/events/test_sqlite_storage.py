@@ -45,3 +45,19 @@ def test_large_batches_number_their_events_in_order(tmp_path: Path) -> None:
     assert result.positions == tuple(range(601, 901))
     assert [e.position for e in store.read_all(after_position=895)] == list(range(896, 901))
     store.close()
+
+
+def test_a_batch_of_one_stream_spans_statements_of_every_size(tmp_path: Path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'e.db'}")
+    store.append("other", [NewEvent("T", {})])
+    events = [NewEvent("T" if i % 2 else "U", {"n": i}) for i in range(345)]  # 256+64+16+4+4+1
+    result = store.append("s", events, 0)
+    assert (result.version, result.positions) == (345, tuple(range(2, 347)))
+    stored = store.read_stream("s")
+    assert [e.version for e in stored] == list(range(1, 346))
+    assert [(e.id, e.type, e.data) for e in stored] == [(e.id, e.type, e.data) for e in events]
+    assert len({e.recorded_at for e in stored}) == 1
+    assert store.append("s", events, 0) == result  # an idempotent retry
+    more = store.append("s", [NewEvent("T", {}), NewEvent("T", {})], 345)
+    assert (more.version, more.positions) == (347, (347, 348))
+    store.close()

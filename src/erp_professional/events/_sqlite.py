@@ -11,8 +11,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
+from typing import NamedTuple
 
 from erp_professional.connections import sqlite_connect, sqlite_path
 
@@ -58,16 +59,34 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-# (columns, one row's VALUES, values bound per row) of the two INSERT shapes. Positions are
-# not bound: the rowid SQLite assigns is the largest one in the table plus one, which is
-# what an explicit position would be (positions are assigned under the write lock), and
-# it spares the check per row that an explicit rowid is still free.
-_PLAIN = (
-    "id, stream_id, version, type, data, schema_version, headers, recorded_at",
-    "(?,?,?,?,?,1,'{}',?)",
-    6,
+class _Shape(NamedTuple):
+    """A shape of INSERT: its columns, the VALUES of its k-th row, how many values each row
+    binds and how many are bound once per statement, ahead of the rows'."""
+
+    columns: str
+    row: Callable[[int], str]
+    width: int
+    head: int
+
+
+_Head = tuple[str, int, int]  # stream id, first version, time: bound once per statement
+
+# Positions are not bound: the rowid SQLite assigns is the largest one in the table plus
+# one, which is what an explicit position would be (positions are assigned under the
+# write lock), and it spares the check per row that an explicit rowid is still free.
+_PLAIN_COLUMNS = "id, stream_id, version, type, data, schema_version, headers, recorded_at"
+# Events with the default metadata, any streams.
+_PLAIN = _Shape(_PLAIN_COLUMNS, lambda k: "(?,?,?,?,?,1,'{}',?)", 6, 0)
+# Any events.
+_FULL = _Shape(COLUMNS.replace(" position,", ""), lambda k: "(" + ",".join("?" * 12) + ")", 12, 0)
+# Several events of one stream with the default metadata (the usual batch): the stream,
+# its first version and the time are bound once; each row binds its id, type and data.
+_ONE_STREAM = _Shape(
+    _PLAIN_COLUMNS,
+    lambda k: f"(?{3 * k + 4},?1,?2+{k},?{3 * k + 5},?{3 * k + 6},1,'{{}}',?3)",
+    3,
+    3,
 )
-_FULL = (COLUMNS.replace(" position,", ""), "(" + ",".join("?" * 12) + ")", 12)
 
 
 # What reads select: see decode_rows.
@@ -78,41 +97,45 @@ _SELECT = (
 _PLAIN_META = (None, None, None, None, 1, "{}")  # Prepared[3:9] without metadata
 
 
-def _rows(batch: Batch, version: int) -> tuple[list[object], bool]:
-    """The flat INSERT values of a batch, assembled column by column, and whether they
-    have the plain shape (every event with the default metadata)."""
+def _rows(batch: Batch, version: int) -> tuple[_Shape, list[object], _Head | None]:
+    """How to INSERT a batch: the shape, the flat values of its rows (assembled column by
+    column) and the values bound once per statement."""
     events = batch.events
     n = len(events)
     if n == 1:  # a single append: no columns to transpose
         (e,) = events
         head = [e.id.int.to_bytes(16), batch.stream_id, version, e.type, e.data]
         if e[3:9] == _PLAIN_META:
-            return [*head, e.recorded_micros], True
-        return [*head, *e[3:9], e.recorded_micros], False
+            return _PLAIN, [*head, e.recorded_micros], None
+        return _FULL, [*head, *e[3:9], e.recorded_micros], None
     ids, types, data, cids, causes, actors, tenants, svs, headers, _, micros = zip(
         *events, strict=True
     )
-    plain = (
+    raw_ids = [i.int.to_bytes(16) for i in ids]
+    if (
         headers.count("{}") == n
         and svs.count(1) == n
         and cids.count(None) == n
         and causes.count(None) == n
         and actors.count(None) == n
         and tenants.count(None) == n
-    )
-    width = _PLAIN[2] if plain else _FULL[2]
-    flat: list[object] = [None] * (n * width)
-    flat[0::width] = [i.int.to_bytes(16) for i in ids]
+        and micros.count(micros[0]) == n
+    ):
+        flat: list[object] = [None] * (n * 3)
+        flat[0::3] = raw_ids
+        flat[1::3] = types
+        flat[2::3] = data
+        return _ONE_STREAM, flat, (batch.stream_id, version, micros[0])
+    width = _FULL.width
+    flat = [None] * (n * width)
+    flat[0::width] = raw_ids
     flat[1::width] = repeat(batch.stream_id, n)
     flat[2::width] = range(version, version + n)
     flat[3::width] = types
     flat[4::width] = data
-    if plain:
-        flat[5::width] = micros
-    else:
-        for column, values in enumerate((cids, causes, actors, tenants, svs, headers, micros), 5):
-            flat[column::width] = values
-    return flat, plain
+    for column, values in enumerate((cids, causes, actors, tenants, svs, headers, micros), 5):
+        flat[column::width] = values
+    return _FULL, flat, None
 
 
 class SQLiteBackend:
@@ -138,8 +161,8 @@ class SQLiteBackend:
         self._read = self._write if self._path == ":memory:" else sqlite_connect(url)
         # Multi-row INSERT sizes: a few fixed ones keep the statement cache small.
         limit = self._write.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._chunks = [n for n in (256, 64, 16, 4, 1) if n * _FULL[2] <= limit]
-        self._statements: dict[tuple[str, int], str] = {}
+        self._chunks = [n for n in (256, 64, 16, 4, 1) if n * _FULL.width <= limit]
+        self._statements: dict[tuple[_Shape, int], str] = {}
         self._write_lock = threading.RLock()
         self._read_lock = self._write_lock if self._read is self._write else threading.Lock()
 
@@ -239,47 +262,51 @@ class SQLiteBackend:
             return []
         results = []
         # Rows go in append order (SQLite numbers them as they come); consecutive batches
-        # of the same shape share statements.
-        groups: list[tuple[bool, list[object]]] = []
+        # of the same shape share statements, except batches of one stream's events.
+        groups: list[tuple[_Shape, list[object], _Head | None]] = []
         for b in batches:
             version = current[b.stream_id]
             n = len(b.events)
             if n:
-                rows, is_plain = _rows(b, version + 1)
-                if groups and groups[-1][0] == is_plain:
+                shape, rows, head = _rows(b, version + 1)
+                if groups and groups[-1][0] is shape and head is None:
                     groups[-1][1].extend(rows)
                 else:
-                    groups.append((is_plain, rows))
+                    groups.append((shape, rows, head))
             results.append(
                 AppendResult(b.stream_id, version + n, tuple(range(position + 1, position + n + 1)))
             )
             position += n
         try:
             last = None
-            for is_plain, rows in groups:
-                last = self._insert(_PLAIN if is_plain else _FULL, rows)
+            for shape, rows, head in groups:
+                last = self._insert(shape, rows, head)
         except sqlite3.IntegrityError as exc:
             self._replay_or_raise(batches, current, exc)
         if last is not None and last != position:  # pragma: no cover - SQLite's documented rule
             raise RuntimeError(f"SQLite numbered the events up to {last}, expected {position}")
         return results
 
-    def _insert(self, shape: tuple[str, str, int], flat: list[object]) -> int | None:
+    def _insert(self, shape: _Shape, flat: list[object], head: _Head | None) -> int | None:
         """INSERT the rows of ``flat`` with few multi-row statements of a few fixed sizes;
-        the position of the last row."""
-        columns, values, width = shape
+        the position of the last row. ``head`` is (stream id, first version, time) for
+        :data:`_ONE_STREAM`, else ``None``."""
+        width = shape.width
         rows = len(flat) // width
         done = 0
         cursor = None
         for size in self._chunks:
             while rows - done >= size:
-                sql = self._statements.get((columns, size))
+                sql = self._statements.get((shape, size))
                 if sql is None:
-                    sql = f"INSERT INTO {self._p}events ({columns}) VALUES " + ",".join(
-                        [values] * size
+                    sql = f"INSERT INTO {self._p}events ({shape.columns}) VALUES " + ",".join(
+                        map(shape.row, range(size))
                     )
-                    self._statements[(columns, size)] = sql
-                cursor = self._write.execute(sql, flat[done * width : (done + size) * width])
+                    self._statements[(shape, size)] = sql
+                values = flat[done * width : (done + size) * width]
+                if head is not None:
+                    values[:0] = (head[0], head[1] + done, head[2])
+                cursor = self._write.execute(sql, values)
                 done += size
         return None if cursor is None else cursor.lastrowid
 
