@@ -50,7 +50,8 @@ class AccessLogConcern(Concern):
         if self.excluded(path):
             return
         status = exchange.status or 0
-        duration_ms = round(exchange.duration * 1000.0, 3)
+        micros = int(exchange.duration * 1e6 + 0.5)
+        duration_ms = micros / 1000.0  # milliseconds to the microsecond
         slow = self.slow_ms is not None and duration_ms >= self.slow_ms
         failed = status >= 500 or exchange.error is not None or exchange.status is None
         if not (slow or failed) and self.sample_rate < 1.0 and self._rng() >= self.sample_rate:
@@ -60,7 +61,8 @@ class AccessLogConcern(Concern):
         redact = self.redactor.text
         path = redact(path)
         level = "ERROR" if failed else "WARNING" if slow else "INFO"
-        message = f"{method} {route or path} {status} {duration_ms:.1f}ms"
+        tenths = (micros + 50) // 100  # integer arithmetic: cheaper than float formatting
+        message = f"{method} {route or path} {status} {tenths // 10}.{tenths % 10}ms"
         sink = current_sink()
         if sink is not None and not sink.enabled_for(level):
             return

@@ -22,6 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import TraceFlags
 
 log = logging.getLogger("erp_professional.observability")
 
@@ -90,7 +91,7 @@ class BoundedSpanProcessor(SpanProcessor):
         if self._stop:
             return
         context = span.context
-        if context is None or not context.trace_flags.sampled:
+        if context is None or not context.trace_flags & TraceFlags.SAMPLED:
             return
         queue = self._queue
         if len(queue) >= self.max_queue_size:

@@ -75,6 +75,7 @@ _FLAT_ENCODER: Callable[[dict[str, Any], int], Any] | None = (
     )
 )
 _second: list[Any] = [None, ""]
+_MILLIS = tuple(f".{ms:03d}+00:00" for ms in range(1000))  # the end of every timestamp
 
 
 def utc_timestamp(now: float | None = None) -> str:
@@ -86,7 +87,8 @@ def utc_timestamp(now: float | None = None) -> str:
     if cached[0] != second:
         cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         cached[0] = second
-    return f"{cached[1]}.{int((t - second) * 1000):03d}+00:00"
+    seconds: str = cached[1]
+    return seconds + _MILLIS[int((t - second) * 1000)]
 
 
 def user_of(principal: object) -> str | None:
