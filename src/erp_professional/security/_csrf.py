@@ -131,6 +131,8 @@ _SAME_HOST: dict[tuple[bytes, bytes], bool] = {}
 
 def _same_host_bytes(origin: bytes, host: bytes) -> bool:
     """:func:`_same_host` on raw header values, remembered for the few pairs a site sees."""
+    if type(origin) is not bytes or type(host) is not bytes:  # bytearray from a lax server
+        origin, host = bytes(origin), bytes(host)
     key = (origin, host)
     same = _SAME_HOST.get(key)
     if same is None:
