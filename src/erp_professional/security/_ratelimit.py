@@ -303,18 +303,22 @@ class _Base:
 
 # Keyed by the item's identity (``RateLimitItem.__hash__`` is Python code, paid on every
 # lookup); the entry keeps the item itself, so a recycled id can never match.
-_KEYS: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str]] = {}
+_KEYS: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str, int]] = {}
 
 
-def fixed_window_key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
-    """``item.key_for(*identifiers)``, remembered for the most recent clients."""
+def _window(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[RateLimitItem, str, int]:
+    """``(item, item.key_for(*identifiers), item.get_expiry())``, remembered for the most
+    recent clients."""
     cache_key = (id(item), identifiers)
     entry = _KEYS.get(cache_key)
     if entry is None or entry[0] is not item:
         if len(_KEYS) >= 8192:
             _KEYS.clear()
-        entry = _KEYS[cache_key] = (item, item.key_for(*identifiers))
-    return entry[1]
+        entry = _KEYS[cache_key] = (item, item.key_for(*identifiers), item.get_expiry())
+    return entry
+
+
+_state = tuple.__new__  # LimitState(...) without the generated keyword-handling __new__
 
 
 def _fixed_state(
@@ -322,14 +326,14 @@ def _fixed_state(
 ) -> LimitState:
     """The fixed window's hit: one counter increment whose result is the count, so the
     remaining quota needs no second read (memory: count and reset in one locked step)."""
-    key = fixed_window_key(item, identifiers)
+    _, key, expiry = _window(item, identifiers)
     if type(storage) is _MemoryStorage:
-        used, reset = storage.incr_fixed(key, item.get_expiry(), cost)
+        used, reset = storage.incr_fixed(key, expiry, cost)
     else:
-        used = storage.incr(key, item.get_expiry(), amount=cost)
+        used = storage.incr(key, expiry, amount=cost)
         reset = storage.get_expiry(key)
-    ok = used <= item.amount
-    return LimitState(item, ok, max(0, item.amount - used), reset)
+    amount = item.amount
+    return _state(LimitState, (item, used <= amount, max(0, amount - used), reset))
 
 
 def _hit_sync(
@@ -431,8 +435,8 @@ class AsyncRateLimiter(_Base):
             allowed = True
             for item in limits:
                 if fixed:
-                    key = fixed_window_key(item, identifiers)
-                    used = await storage.incr(key, item.get_expiry(), amount=cost)
+                    _, key, expiry = _window(item, identifiers)
+                    used = await storage.incr(key, expiry, amount=cost)
                     ok = used <= item.amount
                     reset = await storage.get_expiry(key)
                     state = LimitState(item, ok, max(0, item.amount - used), reset)
