@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from pathlib import Path
 
 from erp_professional.events import EventStore, Metadata, NewEvent, StreamAppend
@@ -60,4 +62,25 @@ def test_a_batch_of_one_stream_spans_statements_of_every_size(tmp_path: Path) ->
     assert store.append("s", events, 0) == result  # an idempotent retry
     more = store.append("s", [NewEvent("T", {}), NewEvent("T", {})], 345)
     assert (more.version, more.positions) == (347, (347, 348))
+    store.close()
+
+
+def test_appends_continue_after_the_largest_stored_position(tmp_path: Path) -> None:
+    """Rows stored with explicit positions (as earlier versions wrote them), with a gap."""
+    path = tmp_path / "e.db"
+    EventStore(f"sqlite:///{path}").close()
+    raw = sqlite3.connect(path)
+    for position, version in ((1, 1), (2, 2), (10, 3)):
+        raw.execute(
+            "INSERT INTO erp_events (position, id, stream_id, version, type, data, "
+            "schema_version, headers, recorded_at) VALUES (?, ?, 'old', ?, 'T', '{}', 1, '{}', 0)",
+            (position, uuid.uuid4().bytes, version),
+        )
+    raw.commit()
+    raw.close()
+    store = EventStore(f"sqlite:///{path}")
+    assert store.append("old", [NewEvent("T", {}), NewEvent("T", {})], 3).positions == (11, 12)
+    assert store.append("new", [NewEvent("T", {})]).positions == (13,)
+    assert [e.position for e in store.read_all()] == [1, 2, 10, 11, 12, 13]
+    assert [e.version for e in store.read_stream("old")] == [1, 2, 3, 4, 5]
     store.close()
