@@ -244,7 +244,7 @@ def start_server_span(
     if bound is not None:
         # ParentBased(TraceIdRatioBased): follow the parent, else compare the trace id.
         if parent_context is not None:
-            sampled = parent_context.trace_flags.sampled
+            sampled = bool(parent_context.trace_flags & TraceFlags.SAMPLED)
             state = parent_context.trace_state
         else:
             sampled = trace_id & _TRACE_ID_LIMIT < bound
@@ -265,7 +265,7 @@ def start_server_span(
     if parent_context is None:
         random = generator.is_trace_id_random()
     else:
-        random = parent_context.trace_flags.random_trace_id
+        random = bool(parent_context.trace_flags & TraceFlags.RANDOM_TRACE_ID)
     extra = TraceFlags.RANDOM_TRACE_ID if random else 0
     if not sampled:
         context = make_span_context(

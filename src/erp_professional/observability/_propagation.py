@@ -68,27 +68,26 @@ def parse_traceparent(value: str, tracestate: str | None = None) -> SpanContext 
 
 
 def scan_headers(headers: RequestHeaders) -> tuple[str | None, str | None, str | None, str | None]:
-    """``traceparent``, ``tracestate``, ``baggage`` and ``user-agent`` in one pass."""
+    """``traceparent``, ``tracestate``, ``baggage`` and ``user-agent`` in one pass (first
+    value of each; ASGI header names are lowercase, as everywhere in the toolkit)."""
     raw = getattr(headers, "raw", None)
     if not isinstance(raw, list):
         get = headers.get
         return get("traceparent"), get("tracestate"), get("baggage"), get("user-agent")
-    found: dict[bytes, str] = {}
+    parent = state = baggage = agent = None
     for key, value in raw:
-        if key in _WANTED:
-            if key not in found:
-                found[key] = value.decode("latin-1")
-        elif not key.islower() and key.lower() in _WANTED:  # ASGI says lowercase; be lenient
-            found.setdefault(key.lower(), value.decode("latin-1"))
-    return (
-        found.get(b"traceparent"),
-        found.get(b"tracestate"),
-        found.get(b"baggage"),
-        found.get(b"user-agent"),
-    )
-
-
-_WANTED = frozenset((b"traceparent", b"tracestate", b"baggage", b"user-agent"))
+        if key == b"user-agent":
+            if agent is None:
+                agent = value.decode("latin-1")
+        elif key == b"traceparent":
+            if parent is None:
+                parent = value.decode("latin-1")
+        elif key == b"tracestate":
+            if state is None:
+                state = value.decode("latin-1")
+        elif key == b"baggage" and baggage is None:
+            baggage = value.decode("latin-1")
+    return parent, state, baggage, agent
 
 
 def extract_parent(
