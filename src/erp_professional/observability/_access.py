@@ -128,8 +128,19 @@ class AccessLogConcern(Concern):
 ACCESS_LOGGER = "erp_professional.access"
 
 
-def _quote_or_null(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
+_QUOTED: dict[str | None, str] = {None: "null"}
+_known = _QUOTED.get  # a quoted value is never empty: ``_known(v) or _quoted(v)``
+
+
+def _quoted(value: str | None) -> str:
+    """``value`` as a JSON string (``null`` for ``None``), remembered for values that
+    repeat request after request (methods, routes, clients, user agents)."""
+    quoted = _QUOTED.get(value)
+    if quoted is None:
+        quoted = _quote(value)
+        if len(_QUOTED) < 2048:
+            _QUOTED[value] = quoted
+    return quoted
 
 
 def _json_line(
@@ -154,20 +165,18 @@ def _json_line(
     Every free-form value goes through the JSON string encoder; the rest are numbers,
     hex ids, the timestamp and constants.
     """
-    line = (
+    ids = "" if trace_id is None else f', "trace_id": "{trace_id}", "span_id": "{span_id}"'
+    tail = "}\n"
+    if user is not None or slow:
+        tail = (f', "user": {_quote(user)}' if user is not None else "") + (
+            ', "slow": true}\n' if slow else "}\n"
+        )
+    return (
         f'{{"time": "{utc_timestamp()}", "level": "{level}", "message": {_quote(message)}, '
-        f'"logger": "{ACCESS_LOGGER}", "request_id": {_quote(request_id)}'
-    )
-    if trace_id is not None:
-        line += f', "trace_id": "{trace_id}", "span_id": "{span_id}"'
-    line += (
-        f', "method": {_quote(method)}, "route": {_quote_or_null(route)}, '
+        f'"logger": "{ACCESS_LOGGER}", "request_id": {_quote(request_id)}{ids}, '
+        f'"method": {_known(method) or _quoted(method)}, '
+        f'"route": {_known(route) or _quoted(route)}, '
         f'"path": {_quote(path)}, "status": {status}, "duration_ms": {duration_ms!r}, '
-        f'"bytes": {size}, "client": {_quote_or_null(client)}, '
-        f'"user_agent": {_quote_or_null(agent)}'
+        f'"bytes": {size}, "client": {_known(client) or _quoted(client)}, '
+        f'"user_agent": {_known(agent) or _quoted(agent)}{tail}'
     )
-    if user is not None:
-        line += f', "user": {_quote(user)}'
-    if slow:
-        line += ', "slow": true'
-    return line + "}\n"
