@@ -137,7 +137,7 @@ def _quoted(value: str | None) -> str:
     repeat request after request (methods, routes, clients, user agents)."""
     quoted = _QUOTED.get(value)
     if quoted is None:
-        quoted = _quote(value)
+        quoted = "null" if value is None else _quote(value)
         if len(_QUOTED) < 2048:
             _QUOTED[value] = quoted
     return quoted
