@@ -197,7 +197,8 @@ class _MemoryStorage(MemoryStorage):
             if value == amount:
                 expirations[key] = now + expiry
             reset = expirations.get(key, now)
-        self._MemoryStorage__schedule_expiry()
+        if time.monotonic() >= self._next_sweep:  # the sweep's own check, without its call
+            self._MemoryStorage__schedule_expiry()
         return value, reset
 
     def _MemoryStorage__schedule_expiry(self) -> None:

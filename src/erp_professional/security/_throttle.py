@@ -351,14 +351,15 @@ def _static_fields(limit: RateLimitItem) -> tuple[bytes, bytes, bytes]:
 def _raw_fields(state: LimitState) -> list[tuple[bytes, bytes]]:
     """The five fields of a one-limit decision, ready for an ASGI header list."""
     amount, policy, prefix = _static_fields(state.limit)
-    remaining = str(state.remaining).encode()
-    reset_in = max(0, int(state.reset - time.time() + 0.999))
+    remaining = b"%d" % state.remaining
+    reset = state.reset
+    reset_in = max(0, int(reset - time.time() + 0.999))
     return [
         (b"x-ratelimit-limit", amount),
         (b"x-ratelimit-remaining", remaining),
-        (b"x-ratelimit-reset", str(int(state.reset)).encode()),
+        (b"x-ratelimit-reset", b"%d" % int(reset)),
         (b"ratelimit-policy", policy),
-        (b"ratelimit", prefix + remaining + b";t=" + str(reset_in).encode()),
+        (b"ratelimit", b"%s%s;t=%d" % (prefix, remaining, reset_in)),
     ]
 
 
