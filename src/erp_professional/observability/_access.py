@@ -138,7 +138,7 @@ def _quoted(value: str | None) -> str:
     quoted = _QUOTED.get(value)
     if quoted is None:
         quoted = "null" if value is None else _quote(value)
-        if len(_QUOTED) < 2048:
+        if len(_QUOTED) < 2048 and len(quoted) <= 256:  # bounded: values come from clients
             _QUOTED[value] = quoted
     return quoted
 
