@@ -34,8 +34,10 @@ _PARK_BATCH = 1000
 """Most jobs one fetch parks; past that it returns and asks to be called again at once."""
 
 
-class _Parked:
-    """Jobs of one task held back by its limits, in their waiting order."""
+class _Line:
+    """Jobs in their waiting order (score, then id): the waiting jobs, or those of one task
+    held back by its limits. A job leaves by dropping its id; its heap entry is discarded
+    when it comes to the front."""
 
     __slots__ = ("heap", "ids")
 
@@ -54,6 +56,14 @@ class _Parked:
                 return score, job_id
             heapq.heappop(self.heap)
         return None
+
+    def pop(self) -> tuple[float, str] | None:
+        """Take the first job out of the line."""
+        head = self.head()
+        if head is not None:
+            heapq.heappop(self.heap)
+            del self.ids[head[1]]
+        return head
 
 
 @dataclass(slots=True)
@@ -74,8 +84,7 @@ class MemoryBackend:
         self._lock = threading.RLock()
         self._jobs: dict[str, _Row] = {}
         self._expires: dict[str, int] = {}
-        self._wait: list[tuple[float, str]] = []
-        self._wait_ids: dict[str, float] = {}
+        self._wait = _Line()
         self._wait_since: dict[str, int] = {}
         self._delay: list[tuple[int, str]] = []
         self._delay_ids: dict[str, int] = {}
@@ -88,7 +97,7 @@ class MemoryBackend:
         self._decoded: dict[str, Stored] = {}
         self._task_active: dict[str, set[str]] = {}
         self._starts: dict[str, list[int]] = {}
-        self._parked: dict[str, _Parked] = {}
+        self._parked: dict[str, _Line] = {}
         self._park_of: dict[str, str] = {}
         self._seq = 0
         self._token = 0
@@ -127,13 +136,11 @@ class MemoryBackend:
 
     def _to_wait(self, job_id: str, row: _Row, now_ms: int) -> None:
         row["status"] = "waiting"
-        score = float(row["score"])
-        self._wait_ids[job_id] = score
+        self._wait.add(float(row["score"]), job_id)
         self._wait_since[job_id] = now_ms
-        heapq.heappush(self._wait, (score, job_id))
 
     def _leave_wait(self, job_id: str) -> None:
-        self._wait_ids.pop(job_id, None)
+        self._wait.ids.pop(job_id, None)
         self._wait_since.pop(job_id, None)
 
     def _unpark(self, job_id: str) -> None:
@@ -261,7 +268,7 @@ class MemoryBackend:
         with self._lock:
             oldest = min(self._wait_since.values(), default=now_ms)
             return QueueStats(
-                waiting=len(self._wait_ids) + len(self._park_of),
+                waiting=len(self._wait.ids) + len(self._park_of),
                 delayed=len(self._delay_ids),
                 active=len(self._active),
                 done=len(self._done),
@@ -346,11 +353,9 @@ class MemoryBackend:
                 if later >= 0 and (wake is None or later < wake):
                     wake = later
                 return Fetched(jobs, wake, reclaimed)
-            while len(jobs) < spec.n and self._wait:
-                score, job_id = heapq.heappop(self._wait)
-                if self._wait_ids.get(job_id) != score:
-                    continue
-                self._leave_wait(job_id)
+            while len(jobs) < spec.n and (head := self._wait.pop()) is not None:
+                job_id = head[1]
+                self._wait_since.pop(job_id, None)
                 jobs.append(self._start(job_id, self._jobs[job_id], spec, now_ms))
             return Fetched(jobs, self._next_wake(), reclaimed)
 
@@ -366,14 +371,6 @@ class MemoryBackend:
         )
         self._active[job_id] = now_ms + spec.lease_ms
         return decode_job(row)
-
-    def _wait_head(self) -> tuple[float, str] | None:
-        while self._wait:
-            score, job_id = self._wait[0]
-            if self._wait_ids.get(job_id) == score:
-                return score, job_id
-            heapq.heappop(self._wait)
-        return None
 
     def _budget(self, key: str, rates: Sequence[tuple[int, int]], now_ms: int) -> tuple[int, int]:
         starts = self._starts.setdefault(key, [])
@@ -438,7 +435,7 @@ class MemoryBackend:
                 sooner(first.free_at)
         moved = 0
         while len(jobs) < n and moved < _PARK_BATCH:
-            best, source = self._wait_head(), None
+            best, source = self._wait.head(), None
             for task, head in heads.items():
                 if best is None or head < best:
                     best, source = head, task
@@ -450,8 +447,7 @@ class MemoryBackend:
                 task = source
                 self._unpark(job_id)
             else:
-                heapq.heappop(self._wait)
-                del self._wait_ids[job_id]
+                self._wait.pop()
                 task = self._task_of(row)
             gate = gates.get(task)
             if gate is None:
@@ -459,7 +455,7 @@ class MemoryBackend:
             if gate.cap <= 0:
                 parked = self._parked.get(task)
                 if parked is None:
-                    parked = self._parked[task] = _Parked()
+                    parked = self._parked[task] = _Line()
                 parked.add(score, job_id)
                 self._park_of[job_id] = task
                 row["park"] = task
