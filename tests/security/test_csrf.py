@@ -264,8 +264,8 @@ def test_asgi_byte_path_decides_like_the_text_path(
     """The ASGI check reads raw byte values; it must decide exactly as the header-view path
     (WSGI) does on the same values, malformed ones included."""
     protection = CsrfProtection(trusted_origins=["https://partner.example"])
-    pairs = [(n, v) for n, v in (("sec-fetch-site", site), ("origin", origin), ("host", host))]
-    present = [(n, v) for n, v in pairs if v is not None]
+    given = (("sec-fetch-site", site), ("origin", origin), ("host", host))
+    present = [(n, v) for n, v in given if v is not None]
     scope = {
         "type": "http",
         "method": method,

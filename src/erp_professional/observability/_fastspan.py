@@ -82,6 +82,7 @@ def _same_layout() -> bool:
             ) or (made.is_valid, made.trace_state) != (direct.is_valid, direct.trace_state):
                 return False
     except Exception:
+        log.debug("span contexts built by the API's constructor", exc_info=True)
         return False
     return True
 

@@ -24,7 +24,7 @@ class TrustedProxies:
         self.active = bool(self._networks)
 
     def __bool__(self) -> bool:
-        return bool(self._networks)
+        return self.active
 
     def trusts(self, address: str | None) -> bool:
         if not self._networks or not address:
