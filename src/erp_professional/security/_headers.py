@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from ..web import Concern, Exchange, ResponseHeaders, current_exchange
 from ._csp import HELMET_CSP, ContentSecurityPolicy, DirectiveValue
 from ._routes import RouteTable
+from ._util import BYTE_TYPES
 
 __all__ = [
     "LEAKY_HEADERS",
@@ -20,7 +21,6 @@ __all__ = [
 ]
 
 Preset = Literal["helmet", "api", "owasp", "off"]
-_BYTES = (bytes, bytearray)  # one tuple, not a new union object per response
 NONCE_KEY = "csp_nonce"
 
 
@@ -350,7 +350,7 @@ class SecurityHeaders:
         route = self.routes.lookup(exchange) if self.routes else None
         raw = getattr(headers, "raw", None)
         if route is None and type(raw) is list:
-            binary = isinstance(raw[0][0], _BYTES) if raw else exchange.kind == "asgi"
+            binary = isinstance(raw[0][0], BYTE_TYPES) if raw else exchange.kind == "asgi"
             self._apply_raw(exchange, raw, self._bytes if binary else self._str, binary)
             return
         self._apply_generic(exchange, headers, route)

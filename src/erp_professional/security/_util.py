@@ -33,14 +33,15 @@ def cookie(headers: RequestHeaders, name: str) -> str | None:
     return None
 
 
-_BYTES = (bytes, bytearray)
+#: The types of ASGI header names (one tuple, not a new union object per response).
+BYTE_TYPES = (bytes, bytearray)
 _VARY: dict[tuple[str, ...], bytes] = {}  # a few fixed name lists, encoded once
 
 
 def add_vary(headers: ResponseHeaders, names: Iterable[str]) -> None:
     """Add ``names`` to the response's ``Vary`` header without duplicates."""
     raw = getattr(headers, "raw", None)
-    if type(raw) is list and raw and isinstance(raw[0][0], _BYTES):
+    if type(raw) is list and raw and isinstance(raw[0][0], BYTE_TYPES):
         for name, _ in raw:
             if len(name) == 4 and name.lower() == b"vary":
                 break
