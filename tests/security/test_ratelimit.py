@@ -339,6 +339,23 @@ def test_memory_concern_runs_synchronously_unless_it_must_wait() -> None:
     assert all(isinstance(c, RateLimitConcern) for c in (plain, slowed, shared))
 
 
+def test_memory_concern_counts_one_fixed_limit_in_the_limiters_counters() -> None:
+    from erp_professional.web import Exchange, Pipeline
+
+    pipeline = Pipeline()
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "client": ("10.0.0.9", 1)}
+    for limits in ("2/minute", "2/minute;5/hour"):
+        concern = RateLimitConcern(default=limits)
+        assert concern.default is not None
+        assert concern.on_request(Exchange.from_asgi(dict(scope), pipeline)) is None
+        assert concern.on_request(Exchange.from_asgi(dict(scope), pipeline)) is None
+        refused = concern.on_request(Exchange.from_asgi(dict(scope), pipeline))
+        assert refused is not None and refused.status == 429
+        # the limiter itself (decorators, other faces) sees the same count
+        again = concern.limiter.hit(concern.default.limits, "global", "ip:10.0.0.9")
+        assert not again.allowed and again.states[0].remaining == 0
+
+
 def test_asgi_fast_fields_equal_the_general_ones() -> None:
     from erp_professional.security._throttle import _raw_fields, rate_headers
 
@@ -364,10 +381,11 @@ steps = st.lists(
 )
 
 
-@given(steps)
+@given(steps, st.sampled_from([2, 1000]))
 def test_fixed_window_fast_path_counts_like_the_stock_storage(
-    plan: list[tuple[str, int, int, float]],
+    plan: list[tuple[str, int, int, float]], amount: int
 ) -> None:
+    from limits import RateLimitItemPerSecond
     from limits.storage import MemoryStorage
 
     from erp_professional.security._ratelimit import _MemoryStorage
@@ -377,9 +395,16 @@ def test_fixed_window_fast_path_counts_like_the_stock_storage(
     time.time = lambda: now[0]  # both storages read the wall clock through this module
     try:
         stock, ours = MemoryStorage(), _MemoryStorage()
-        for key, expiry, amount, advance in plan:
+        items = {seconds: RateLimitItemPerSecond(amount, seconds) for seconds in (1, 2, 60)}
+        for client, seconds, cost, advance in plan:
             now[0] += advance
-            expected = (stock.incr(key, expiry, amount=amount), stock.get_expiry(key))
-            assert ours.incr_fixed(key, expiry, amount) == expected
+            item = items[seconds]
+            key = item.key_for("scope", client)
+            used = stock.incr(key, item.get_expiry(), amount=cost)
+            state = ours.hit_fixed(item, ("scope", client), cost)
+            assert state.limit is item
+            assert state.allowed == (used <= amount)
+            assert state.remaining == max(0, amount - used)
+            assert state.reset == stock.get_expiry(key)
     finally:
         time.time = real_time

@@ -182,24 +182,33 @@ class _MemoryStorage(MemoryStorage):
         self._next_sweep = 0.0
         super().__init__()
 
-    def incr_fixed(self, key: str, expiry: float, amount: int = 1) -> tuple[int, float]:
-        """``incr`` and ``get_expiry`` in one step under the key's lock: the fixed window's
-        count after this hit and when the window resets (same rules as ``incr``)."""
+    def hit_fixed(
+        self, item: RateLimitItem, identifiers: tuple[str, ...], cost: int = 1
+    ) -> LimitState:
+        """A fixed window's hit: ``incr`` and ``get_expiry`` of the stock storage in one
+        step under the key's lock (same rules), so the remaining quota needs no second
+        read; the window's key is remembered per client."""
+        entry = _KEYS.get((id(item), identifiers))
+        if entry is None or entry[0] is not item:
+            entry = _remember(item, identifiers)
+        key = entry[1]
         now = time.time()
         storage = self.storage
         expirations = self.expirations
         with self.locks[key]:
             if expirations.get(key, 0) <= now:  # expired or new: the window starts now
-                storage.pop(key, None)
-                expirations.pop(key, None)
-            value = storage[key] + amount
-            storage[key] = value
-            if value == amount:
-                expirations[key] = now + expiry
-            reset = expirations.get(key, now)
+                storage[key] = used = cost
+                reset = expirations[key] = now + entry[2]
+            else:
+                used = storage[key] + cost
+                storage[key] = used
+                if used == cost:
+                    expirations[key] = now + entry[2]
+                reset = expirations.get(key, now)
         if time.monotonic() >= self._next_sweep:  # the sweep's own check, without its call
             self._MemoryStorage__schedule_expiry()
-        return value, reset
+        remaining = item.amount - used
+        return _state(LimitState, (item, remaining >= 0, remaining if remaining > 0 else 0, reset))
 
     def _MemoryStorage__schedule_expiry(self) -> None:
         now = time.monotonic()
@@ -307,15 +316,19 @@ class _Base:
 _KEYS: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str, int]] = {}
 
 
+def _remember(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[RateLimitItem, str, int]:
+    if len(_KEYS) >= 8192:
+        _KEYS.clear()
+    entry = _KEYS[(id(item), identifiers)] = (item, item.key_for(*identifiers), item.get_expiry())
+    return entry
+
+
 def _window(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[RateLimitItem, str, int]:
     """``(item, item.key_for(*identifiers), item.get_expiry())``, remembered for the most
     recent clients."""
-    cache_key = (id(item), identifiers)
-    entry = _KEYS.get(cache_key)
+    entry = _KEYS.get((id(item), identifiers))
     if entry is None or entry[0] is not item:
-        if len(_KEYS) >= 8192:
-            _KEYS.clear()
-        entry = _KEYS[cache_key] = (item, item.key_for(*identifiers), item.get_expiry())
+        entry = _remember(item, identifiers)
     return entry
 
 
@@ -327,12 +340,11 @@ def _fixed_state(
 ) -> LimitState:
     """The fixed window's hit: one counter increment whose result is the count, so the
     remaining quota needs no second read (memory: count and reset in one locked step)."""
-    _, key, expiry = _window(item, identifiers)
     if type(storage) is _MemoryStorage:
-        used, reset = storage.incr_fixed(key, expiry, cost)
-    else:
-        used = storage.incr(key, expiry, amount=cost)
-        reset = storage.get_expiry(key)
+        return storage.hit_fixed(item, identifiers, cost)
+    _, key, expiry = _window(item, identifiers)
+    used = storage.incr(key, expiry, amount=cost)
+    reset = storage.get_expiry(key)
     amount = item.amount
     return _state(LimitState, (item, used <= amount, max(0, amount - used), reset))
 

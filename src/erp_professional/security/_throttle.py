@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, ParamSpec, TypeVar, cast
 
 from limits import RateLimitItem
+from limits.strategies import FixedWindowRateLimiter
 
 from ..testing import is_testing
 from ..web import (
@@ -28,6 +29,7 @@ from ._ratelimit import (
     Decision,
     LimitState,
     RateLimiter,
+    _MemoryStorage,
     parse_limits,
     policy_item,
     policy_name,
@@ -332,41 +334,69 @@ class RateLimitConcern(Concern):
 _STATIC: dict[int, tuple[RateLimitItem, bytes, bytes, bytes]] = {}
 
 
-def _static_fields(limit: RateLimitItem) -> tuple[bytes, bytes, bytes]:
-    """The header parts fixed by ``limit``, remembered by the item's identity."""
-    entry = _STATIC.get(id(limit))
-    if entry is None or entry[0] is not limit:
-        if len(_STATIC) >= 1024:
-            _STATIC.clear()
-        name = policy_name(limit)
-        entry = _STATIC[id(limit)] = (
-            limit,
-            str(limit.amount).encode(),
-            policy_item(limit).encode(),
-            f'"{name}";r='.encode(),
-        )
-    return entry[1], entry[2], entry[3]
+def _static_fields(limit: RateLimitItem) -> tuple[RateLimitItem, bytes, bytes, bytes]:
+    """``(limit, amount, policy item, "name";r=)`` as bytes: the header parts fixed by
+    ``limit``, remembered by the item's identity."""
+    if len(_STATIC) >= 1024:
+        _STATIC.clear()
+    entry = _STATIC[id(limit)] = (
+        limit,
+        str(limit.amount).encode(),
+        policy_item(limit).encode(),
+        f'"{policy_name(limit)}";r='.encode(),
+    )
+    return entry
 
 
 def _raw_fields(state: LimitState) -> list[tuple[bytes, bytes]]:
     """The five fields of a one-limit decision, ready for an ASGI header list."""
-    amount, policy, prefix = _static_fields(state.limit)
-    remaining = b"%d" % state.remaining
-    reset = state.reset
-    reset_in = max(0, int(reset - time.time() + 0.999))
+    limit, _, remaining, reset = state
+    static = _STATIC.get(id(limit))
+    if static is None or static[0] is not limit:
+        static = _static_fields(limit)
+    left = b"%d" % remaining
+    reset_in = int(reset - time.time() + 0.999)
     return [
-        (b"x-ratelimit-limit", amount),
-        (b"x-ratelimit-remaining", remaining),
-        (b"x-ratelimit-reset", b"%d" % int(reset)),
-        (b"ratelimit-policy", policy),
-        (b"ratelimit", b"%s%s;t=%d" % (prefix, remaining, reset_in)),
+        (b"x-ratelimit-limit", static[1]),
+        (b"x-ratelimit-remaining", left),
+        (b"x-ratelimit-reset", b"%d" % reset),
+        (b"ratelimit-policy", static[2]),
+        (b"ratelimit", b"%s%s;t=%d" % (static[3], left, reset_in if reset_in > 0 else 0)),
     ]
 
 
 class _InMemoryRateLimitConcern(RateLimitConcern):
-    """A memory-only concern: both drivers call the synchronous hook."""
+    """A memory-only concern: both drivers call the synchronous hook, and a scope with one
+    fixed-window limit (the usual configuration) is counted without the limiter's general
+    loop, in the same counters."""
 
     on_request_async = Concern.on_request_async
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        memory = self.limiter._memory
+        storage = getattr(memory, "storage", None)
+        fixed = isinstance(memory, FixedWindowRateLimiter) and type(storage) is _MemoryStorage
+        self._fixed: _MemoryStorage | None = storage if fixed else None
+
+    def on_request(self, exchange: Exchange) -> Response | None:
+        plan = self._plan(exchange)
+        if plan is None:
+            return None
+        route, identity = plan
+        if route is None:
+            return None
+        fixed = self._fixed
+        limits = route.limits
+        if fixed is not None and len(limits) == 1:
+            state = fixed.hit_fixed(limits[0], (route.scope, identity), route.cost)
+            decision = Decision(state[1], (state,))
+        else:
+            decision = self.limiter.hit(limits, route.scope, identity, cost=route.cost)
+        self._record(exchange, decision)
+        if not decision.allowed:
+            return self._refuse(exchange, decision)
+        return None
 
 
 _fallback_sync: RateLimiter | None = None
