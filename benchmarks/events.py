@@ -150,6 +150,55 @@ def ours_read(store: EventStore, page: int = 1000) -> float:
     return total / (time.perf_counter() - start)
 
 
+def sqlite_ceiling(path: str, batches: int, size: int) -> tuple[float, float]:
+    """Plain ``sqlite3`` on the store's own table, rows built before the clock starts: what
+    SQLite itself allows on this machine for the batch and ``read_all`` lines (no event
+    objects, no checks, no JSON encoding; reading does decode each row's data)."""
+    import sqlite3
+
+    from erp_professional.events._sqlite_support import schema
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(schema(""))
+    data = json.dumps(PAYLOAD)
+    now = time.time_ns() // 1000
+    prepared = [
+        [
+            (NewEvent("LineAdded", PAYLOAD).id.bytes, stream, v, "LineAdded", data, 1, "{}", now)
+            for v in range(1, size + 1)
+        ]
+        for stream in (f"batch-{uuid.uuid4().hex}" for _ in range(batches))
+    ]
+    insert = (
+        "INSERT INTO events (id, stream_id, version, type, data, schema_version, headers,"
+        " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    start = time.perf_counter()
+    for rows in prepared:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(insert, rows)
+        conn.execute("COMMIT")
+    written = batches * size / (time.perf_counter() - start)
+    select = "SELECT * FROM events WHERE position > ? ORDER BY position LIMIT 1000"
+    loads = json.loads
+    start = time.perf_counter()
+    total = position = 0
+    while True:
+        count = 0
+        for row in conn.execute(select, (position,)):
+            loads(row[5])
+            position = row[0]
+            count += 1
+        if not count:
+            break
+        total += count
+    read = total / (time.perf_counter() - start)
+    conn.close()
+    return written, read
+
+
 # -- PostgreSQL concurrent writers (separate processes) ---------------------------------
 def _bare_inserts(conn: Any, table: str, n: int) -> None:
     for _ in range(n):
@@ -311,6 +360,14 @@ def sqlite_figures(runs: int, single_n: int, durable_n: int, batch_n: int) -> No
         report("sqlite file, single-event appends (both synchronous=FULL)", "/s", o0, p0)
         report("sqlite file, 500-event batches", " events/s", o2, p2)
         report("sqlite file, read_all", " events/s", o3, p3)
+        ceilings = [sqlite_ceiling(fresh(i, "plain"), batch_n, 500) for i in range(runs)]
+        print(
+            "# sqlite file, plain sqlite3 on the same table, rows built beforehand (the "
+            "machine's ceiling): 500-row batches "
+            f"{statistics.median(c[0] for c in ceilings):,.0f} rows/s, read_all "
+            f"{statistics.median(c[1] for c in ceilings):,.0f} rows/s",
+            flush=True,
+        )
 
 
 def postgres_figures(runs: int, pg_single: int, batch_n: int, pg_each: int) -> None:
