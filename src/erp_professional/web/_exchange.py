@@ -46,7 +46,6 @@ class Exchange:
         "_query",
         "_route",
         "_scheme",
-        "_state",
         "body_limit",
         "bytes_sent",
         "error",
@@ -63,6 +62,7 @@ class Exchange:
         "response_started",
         "root_path",
         "start",
+        "state",
         "status",
         "wants_middleware",
     )
@@ -95,9 +95,11 @@ class Exchange:
         self.body_limit: int | None = None
         self.wants_middleware = False
         self.start = time.perf_counter()
+        # Per-request values of concerns (span, nonce, ...): a plain attribute, as most
+        # stacks read it several times per request.
+        self.state: dict[str, Any] = {}
         # Computed on first use (most requests never need them); a sentinel check is far
         # cheaper than catching the AttributeError of an unset slot.
-        self._state: dict[str, Any] | None = None
         self._query: str = _UNSET
         self._peer: str | None = _UNSET
         self._client: str | None = _UNSET
@@ -142,14 +144,6 @@ class Exchange:
             WsgiRequestHeaders(environ),
             pipeline,
         )
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """Per-request values of concerns (span, nonce, ...), created when first used."""
-        state = self._state
-        if state is None:
-            state = self._state = {}
-        return state
 
     # Fields read from ``raw`` only when asked for: most requests never need them.
     @property
