@@ -233,6 +233,30 @@ def access_lines(logs: Logs) -> list[dict[str, Any]]:
     return logs.by_logger("erp_professional.access")
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"observability__tracing__enabled": False},
+        {"observability__tracing__excluded_paths": ["/items/{item_id}"]},
+    ],
+)
+def test_access_log_reads_the_user_agent_without_the_tracing_scan(
+    capture_logs: CaptureLogs, overrides: dict[str, Any]
+) -> None:
+    async def item(request: Any) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["item_id"]})
+
+    app = Starlette(routes=[Route("/items/{item_id}", item)])
+    integrate(app, observability__tracing__exporter="memory", **overrides)
+    with TestClient(app) as client:
+        logs = capture_logs()
+        client.get("/items/3", headers={"user-agent": "ua/2"})
+        client.get("/items/4", headers={"user-agent": ""})
+    first, second = access_lines(logs)
+    assert first["user_agent"] == "ua/2"
+    assert second["user_agent"] == ""
+
+
 def test_access_log_line(
     access_app: tuple[TestClient, Any], capture_logs: CaptureLogs, spans: Spans
 ) -> None:

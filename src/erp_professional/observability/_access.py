@@ -10,7 +10,7 @@ from typing import ClassVar
 from ..web import Concern, Exchange
 from ._logging import REDACTED_MARK, access_logger, current_sink, user_of, utc_timestamp
 from ._redact import Redactor
-from ._server import SPAN_KEY
+from ._server import AGENT_KEY, SPAN_KEY
 
 __all__ = ["AccessLogConcern"]
 
@@ -67,13 +67,17 @@ class AccessLogConcern(Concern):
         if sink is not None and not sink.enabled_for(level):
             return
         trace_id = span_id = None
-        span = exchange.state.get(SPAN_KEY)
+        state = exchange.state
+        span = state.get(SPAN_KEY)
         if span is not None:
             context = span.get_span_context()
             if context.is_valid:
                 trace_id = format(context.trace_id, "032x")
                 span_id = format(context.span_id, "016x")
-        agent = exchange.headers.get("user-agent")
+        # The tracing concern found it already when it scanned the headers.
+        agent = state.get(AGENT_KEY, _UNSCANNED)
+        if agent is _UNSCANNED:
+            agent = exchange.headers.get("user-agent")
         if agent is not None:
             clean = self._agents.get(agent)
             if clean is None:
@@ -126,6 +130,7 @@ class AccessLogConcern(Concern):
 
 
 ACCESS_LOGGER = "erp_professional.access"
+_UNSCANNED: object = object()
 
 
 _QUOTED: dict[str | None, str] = {None: "null"}

@@ -18,9 +18,10 @@ from ._paths import normalize_method
 from ._propagation import remote_parent, scan_headers
 from ._tracing import _Provider
 
-__all__ = ["SPAN_KEY", "TracingConcern"]
+__all__ = ["AGENT_KEY", "SPAN_KEY", "TracingConcern"]
 
 SPAN_KEY = "otel.span"
+AGENT_KEY = "user_agent"  # the User-Agent found while scanning for trace context
 _TOKEN_KEY = "otel.context_token"  # noqa: S105 - a dict key, not a secret
 log = logging.getLogger("erp_professional.observability")
 
@@ -72,6 +73,7 @@ class TracingConcern(Concern):
             )
         state = exchange.state
         state[SPAN_KEY] = span
+        state[AGENT_KEY] = agent
         state[_TOKEN_KEY] = otel_context.attach(trace.set_span_in_context(span, parent))
 
     def on_complete(self, exchange: Exchange) -> None:
