@@ -51,7 +51,20 @@ class Sleep:
     seconds: float
 
 
-Step = Query | Sleep
+@dataclass(frozen=True, slots=True)
+class AppendOne:
+    """A one-event append: the stream row update and the insert in one statement.
+
+    A driver runs it as the server-side prepared statement of :func:`one_event_statement`
+    with the values of :func:`one_event_values`, or, where that does not apply, as
+    :func:`one_event_query`; it is answered like a query, with the inserted row or none.
+    """
+
+    prefix: str
+    batch: Batch
+
+
+Step = Query | Sleep | AppendOne
 Plan = Generator[Step, list[Row], Any]
 
 
@@ -192,7 +205,7 @@ def _one_stream_cte(p: str, expected: object) -> str:
     )
 
 
-def _append_one_statement(p: str, batch: Batch) -> Query:
+def one_event_query(p: str, batch: Batch) -> Query:
     """Insert a single event with plain parameters: arrays cost more to send than one row."""
     e = batch.events[0]
     expected = batch.expected
@@ -209,6 +222,108 @@ def _append_one_statement(p: str, batch: Batch) -> Query:
         else (batch.stream_id,)
     )
     return Query(sql, (*head, e.id, *e[1:10]))
+
+
+# The prepared form of a one-event append: parameter types are fixed, and every value is
+# sent in binary (text as its UTF-8 bytes, the id as 16 bytes, integers and the time as
+# big-endian integers), so the server parses none of them but the JSON it validates.
+_TEXT, _UUID, _JSON, _INT4, _INT8, _TIMESTAMPTZ = 25, 2950, 114, 23, 20, 1184
+_ONE_TYPES = (_TEXT, _UUID, _TEXT, _JSON, _TEXT, _TEXT, _TEXT, _TEXT, _INT4, _JSON, _TIMESTAMPTZ)
+# Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+_PG_EPOCH_MICROS = 946_684_800_000_000
+_INT4_RANGE = range(-(2**31), 2**31)
+_INT8_MAX = 2**63
+_STATEMENTS: dict[tuple[str, str], tuple[bytes, bytes, tuple[int, ...]]] = {}
+
+
+def _one_kind(expected: object) -> str:
+    if expected is ANY:
+        return "any"
+    if expected is NO_STREAM or expected == 0:
+        return "new"
+    if expected is STREAM_EXISTS:
+        return "exists"
+    return "exact"
+
+
+def one_event_statement(p: str, expected: object) -> tuple[bytes, bytes, tuple[int, ...]]:
+    """Name, SQL and parameter types of the prepared one-event append for ``expected``.
+
+    Parameters: $1 the stream id, $2 to $11 the event's columns (id, type, data,
+    correlation_id, causation_id, actor, tenant, schema_version, headers, recorded_at)
+    and, for an exact expected version, $12 that version.
+    """
+    kind = _one_kind(expected)
+    found = _STATEMENTS.get((p, kind))
+    if found is not None:
+        return found
+    if kind == "any":
+        stream = (
+            f"INSERT INTO {p}streams AS s VALUES ($1, 1) ON CONFLICT (stream_id) "
+            "DO UPDATE SET version = s.version + 1 RETURNING stream_id, version"
+        )
+    elif kind == "new":
+        stream = (
+            f"INSERT INTO {p}streams VALUES ($1, 1) "
+            "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id, version"
+        )
+    elif kind == "exists":
+        stream = (
+            f"UPDATE {p}streams SET version = version + 1 WHERE stream_id = $1 "
+            "RETURNING stream_id, version"
+        )
+    else:
+        stream = (
+            f"UPDATE {p}streams SET version = version + 1 "
+            "WHERE stream_id = $1 AND version = $12 RETURNING stream_id, version"
+        )
+    sql = (
+        f"WITH s AS ({stream}) "
+        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
+        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
+        "SELECT $2, s.stream_id, s.version, $3, $4, $5, $6, $7, $8, $9, $10, $11 "
+        "FROM s RETURNING position, version"
+    )
+    types = (*_ONE_TYPES, _INT8) if kind == "exact" else _ONE_TYPES
+    found = _STATEMENTS[(p, kind)] = (f"erp_events_{p}append_{kind}".encode(), sql.encode(), types)
+    return found
+
+
+def one_event_values(batch: Batch) -> list[bytes | None] | None:
+    """The binary parameters of :func:`one_event_statement` for a one-event batch.
+
+    ``None`` for values the prepared form does not take as they are (text that is not a
+    ``str`` or holds NUL, a schema version that is not a 4-byte ``int``, an expected
+    version beyond 8 bytes): :func:`one_event_query` then sends them, and the database
+    answers them exactly as before.
+    """
+    e = batch.events[0]
+    texts = e[3:7]  # correlation_id, causation_id, actor, tenant
+    for text in texts:
+        if text is not None and (text.__class__ is not str or "\x00" in text):
+            return None
+    schema_version = e.schema_version
+    if schema_version.__class__ is not int or schema_version not in _INT4_RANGE:
+        return None
+    try:
+        values: list[bytes | None] = [
+            batch.stream_id.encode(),
+            e.id.bytes,
+            e.type.encode(),
+            e.data.encode(),
+            *[None if text is None else text.encode() for text in texts],
+            schema_version.to_bytes(4, "big", signed=True),
+            e.headers.encode(),
+            (e.recorded_micros - _PG_EPOCH_MICROS).to_bytes(8, "big", signed=True),
+        ]
+    except UnicodeEncodeError:
+        return None
+    expected = batch.expected
+    if isinstance(expected, int) and expected > 0:  # an exact version: parameter $12
+        if expected.__class__ is not int or expected >= _INT8_MAX:
+            return None
+        values.append(expected.to_bytes(8, "big"))
+    return values
 
 
 def _lookup(p: str, batches: Sequence[Batch]) -> Plan:
@@ -230,6 +345,9 @@ def _versions(p: str, batches: Sequence[Batch]) -> Plan:
 
 
 def _result(batch: Batch, rows: list[Row]) -> AppendResult:
+    if len(rows) == 1:
+        ((position, version),) = rows
+        return AppendResult(batch.stream_id, int(version), (int(position),))
     rows.sort()
     return AppendResult(batch.stream_id, int(rows[-1][1]), tuple(int(r[0]) for r in rows))
 
@@ -250,9 +368,7 @@ def append_plan(p: str, batches: Sequence[Batch]) -> Plan:
             if single:
                 batch = ordered[0]
                 rows = yield (
-                    _append_one_statement(p, batch)
-                    if len(batch.events) == 1
-                    else _append_statement(p, batch)
+                    AppendOne(p, batch) if len(batch.events) == 1 else _append_statement(p, batch)
                 )
                 if not rows:
                     raise _Conflict

@@ -45,6 +45,8 @@ async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
                 await asyncio.sleep(step.seconds)
                 step = plan.send([])
                 continue
+            if isinstance(step, plans.AppendOne):
+                step = plans.one_event_query(step.prefix, step.batch)
             try:
                 await cur.execute(step.sql, step.params)
                 result = cur.pgresult
