@@ -33,7 +33,10 @@ class Notifier:
         self._thread.start()
 
     def request(self) -> None:
-        self._wanted.set()
+        # A flag still set is cleared by the sender before its next NOTIFY, which then
+        # follows this append's commit: setting it again (a lock round) adds nothing.
+        if not self._wanted.is_set():
+            self._wanted.set()
 
     def _send(self) -> None:
         if self._conn is None or self._conn.closed:
