@@ -19,6 +19,7 @@ import psycopg
 log = logging.getLogger("erp_professional.events")
 _NOTIFIERS: dict[tuple[int, str, str], Notifier] = {}
 _GUARD = threading.Lock()
+_NOTIFY = "SELECT pg_notify(%s, '')"
 
 
 class Notifier:
@@ -29,6 +30,7 @@ class Notifier:
         self._wanted = threading.Event()
         self._stopped = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
+        self._cur: psycopg.Cursor[Any] | None = None
         self._thread = threading.Thread(target=self._run, name="erp-events-notify", daemon=True)
         self._thread.start()
 
@@ -39,10 +41,14 @@ class Notifier:
             self._wanted.set()
 
     def _send(self) -> None:
-        if self._conn is None or self._conn.closed:
+        if self._conn is None or self._conn.closed or self._cur is None:
+            self._close()
             self._conn = psycopg.connect(self._conninfo, autocommit=True)
             self._conn.execute("SET synchronous_commit = off")
-        self._conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
+            # One cursor for every NOTIFY: a new one per call (Connection.execute) costs
+            # as much again as sending the statement through it.
+            self._cur = self._conn.cursor()
+        self._cur.execute(_NOTIFY, (self._channel,))
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -59,6 +65,7 @@ class Notifier:
         self._close()
 
     def _close(self) -> None:
+        self._cur = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             conn.close()
