@@ -25,6 +25,7 @@ from erp_professional.events import (
     WrongExpectedVersion,
     _context,
     _postgres,
+    _postgres_async,
 )
 from erp_professional.events import _pg_plans as plans
 from erp_professional.events._core import Batch, prepare, utc_now
@@ -264,3 +265,51 @@ def test_a_statement_that_cannot_be_prepared_raises_the_database_error(
         append(conn, "missing_", batch_of("s", NewEvent("A", {})))
     assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert prepared_names(conn) == []
+
+
+async def async_append(
+    conn: psycopg.AsyncConnection[Any], prefix: str, batches: list[Batch]
+) -> AppendResult:
+    results: list[AppendResult] = await _postgres_async.drive(
+        conn, plans.append_plan(prefix, batches)
+    )
+    return results[0]
+
+
+async def async_prepared_names(conn: psycopg.AsyncConnection[Any]) -> list[str]:
+    cur = await conn.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+    return [r[0] for r in await cur.fetchall() if r[0].startswith("erp_events_")]
+
+
+@pytest.mark.anyio
+async def test_the_async_backend_takes_the_same_prepared_path(pg: tuple[str, str]) -> None:
+    url, prefix = pg
+    # As the async backend drives plans: in autocommit mode.
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    plain = await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=None)
+    try:
+        now = utc_now()
+        metadata = Metadata("c-1", "k-1", "Jürgen", "t", 2, {"h": "v"})
+        for connection, stream in ((conn, "fast"), (plain, "slow")):
+            for expected in (NO_STREAM, 1, STREAM_EXISTS, ANY):
+                event = NewEvent("Läufer", {"ä": [1, None]}, metadata)
+                await async_append(connection, prefix, batch_of(stream, event, expected, now))
+        fast, slow = stored(url, prefix, "fast"), stored(url, prefix, "slow")
+        assert [r[2:] for r in fast] == [r[2:] for r in slow]
+        assert [r[2] for r in fast] == [1, 2, 3, 4]
+        assert await async_prepared_names(plain) == []
+        assert len(await async_prepared_names(conn)) == 4
+        event = NewEvent("A", {})
+        first = await async_append(conn, prefix, batch_of("fast", event, 4))
+        assert await async_append(conn, prefix, batch_of("fast", event, 4)) == first
+        with pytest.raises(WrongExpectedVersion) as conflict:
+            await async_append(conn, prefix, batch_of("fast", NewEvent("A", {}), 4))
+        assert conflict.value.actual == 5
+        await conn.execute("DEALLOCATE ALL")
+        assert (await async_append(conn, prefix, batch_of("fast", NewEvent("A", {})))).version == 6
+        with _context.acting_as("a\x00b"), pytest.raises(psycopg.DataError):
+            await async_append(conn, prefix, batch_of("fast", NewEvent("A", {})))
+        assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        await conn.close()
+        await plain.close()

@@ -56,7 +56,7 @@ def cursor_of(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
     return cur
 
 
-def _prepared_gen(
+def prepared_gen(
     pgconn: pq.abc.PGconn,
     statement: tuple[bytes, bytes, tuple[int, ...]],
     values: list[bytes | None],
@@ -94,14 +94,7 @@ def _append_one(conn: psycopg.Connection[Any], step: plans.AppendOne) -> list[tu
     or a connection that must not prepare statements (``prepare_threshold`` None) take
     the psycopg path.
     """
-    pgconn = conn.pgconn
-    values = None
-    if (
-        pgconn.transaction_status == _IDLE
-        and conn.prepare_threshold is not None
-        and pgconn.parameter_status(b"client_encoding") == _UTF8
-    ):
-        values = plans.one_event_values(step.batch)
+    values = one_event_values_for(conn, step)
     if values is None:
         return _execute(conn, plans.one_event_query(step.prefix, step.batch))
     known = _PREPARED.get(conn)
@@ -109,7 +102,28 @@ def _append_one(conn: psycopg.Connection[Any], step: plans.AppendOne) -> list[tu
         known = _PREPARED[conn] = set()
     statement = plans.one_event_statement(step.prefix, step.batch.expected)
     with conn.lock:
-        result = conn.wait(_prepared_gen(pgconn, statement, values, known))
+        result = conn.wait(prepared_gen(conn.pgconn, statement, values, known))
+    return one_event_rows(result)
+
+
+def one_event_values_for(
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], step: plans.AppendOne
+) -> list[bytes | None] | None:
+    """The binary values of a one-event append, or ``None`` where psycopg must send it: a
+    connection in a transaction, one that must not prepare statements, a client encoding
+    other than UTF-8, or values the prepared statement does not take as they are."""
+    pgconn = conn.pgconn
+    if (
+        pgconn.transaction_status == _IDLE
+        and conn.prepare_threshold is not None
+        and pgconn.parameter_status(b"client_encoding") == _UTF8
+    ):
+        return plans.one_event_values(step.batch)
+    return None
+
+
+def one_event_rows(result: pq.abc.PGresult) -> list[tuple[Any, ...]]:
+    """The inserted (position, version) row, none after a conflict, or the error raised."""
     if result.status == _TUPLES_OK:
         if result.ntuples == 0:
             return []

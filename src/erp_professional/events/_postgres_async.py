@@ -17,11 +17,15 @@ from erp_professional.connections import async_postgres_pool
 from . import _pg_plans as plans
 from ._core import AuditQuery, Batch, decode_rows
 from ._pg_notify import notifier
-from ._postgres import conninfo
+from ._postgres import conninfo, one_event_rows, one_event_values_for, prepared_gen
 from ._protocol import AsyncBatchHandler, Snapshot, StoreStats
 from ._types import AppendResult, RecordedEvent
 
 _CURSORS: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncCursor[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+# The names of the one-event append statements prepared on each pooled connection.
+_PREPARED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], set[bytes]] = (
     weakref.WeakKeyDictionary()
 )
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
@@ -35,6 +39,37 @@ def cursor_of(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[Any]:
     return cur
 
 
+async def _append_one(
+    conn: psycopg.AsyncConnection[Any], step: plans.AppendOne
+) -> list[tuple[Any, ...]] | None:
+    """A one-event append as a prepared statement (see the sync backend's ``_append_one``);
+    ``None`` where psycopg must send it."""
+    values = one_event_values_for(conn, step)
+    if values is None:
+        return None
+    known = _PREPARED.get(conn)
+    if known is None:
+        known = _PREPARED[conn] = set()
+    statement = plans.one_event_statement(step.prefix, step.batch.expected)
+    async with conn.lock:
+        result = await conn.wait(prepared_gen(conn.pgconn, statement, values, known))
+    return one_event_rows(result)
+
+
+async def _execute(
+    cur: psycopg.AsyncCursor[Any], step: plans.Query | plans.AppendOne
+) -> list[tuple[Any, ...]]:
+    """Run a query (a one-event append as psycopg's statement) through the cursor."""
+    query = (
+        plans.one_event_query(step.prefix, step.batch)
+        if isinstance(step, plans.AppendOne)
+        else step
+    )
+    await cur.execute(query.sql, query.params)
+    result = cur.pgresult
+    return await cur.fetchall() if result is not None and result.status == _TUPLES_OK else []
+
+
 async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
     """Run a plan on an async connection in autocommit mode."""
     cur = cursor_of(conn)
@@ -45,13 +80,12 @@ async def drive(conn: psycopg.AsyncConnection[Any], plan: plans.Plan) -> Any:
                 await asyncio.sleep(step.seconds)
                 step = plan.send([])
                 continue
-            if isinstance(step, plans.AppendOne):
-                step = plans.one_event_query(step.prefix, step.batch)
             try:
-                await cur.execute(step.sql, step.params)
-                result = cur.pgresult
-                ok = result is not None and result.status == _TUPLES_OK
-                rows = await cur.fetchall() if ok else []
+                if isinstance(step, plans.AppendOne):
+                    found = await _append_one(conn, step)
+                    rows = found if found is not None else await _execute(cur, step)
+                else:
+                    rows = await _execute(cur, step)
             except psycopg.Error as exc:
                 step = plan.throw(exc)
                 continue
