@@ -313,3 +313,22 @@ async def test_the_async_backend_takes_the_same_prepared_path(pg: tuple[str, str
     finally:
         await conn.close()
         await plain.close()
+
+
+def test_psycopg_parts_of_the_direct_path_are_there() -> None:
+    # The direct path uses psycopg parts that are not all public API: fail loudly here if
+    # a psycopg release drops them (appends would quietly take the slower cursor path).
+    assert _postgres.DIRECT
+
+
+def test_without_the_direct_path_one_event_appends_take_the_cursor(
+    pg: tuple[str, str], conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, prefix = pg
+    monkeypatch.setattr(_postgres, "DIRECT", False)
+    for expected in (NO_STREAM, 1, STREAM_EXISTS, ANY):
+        append(conn, prefix, batch_of("s", NewEvent("A", {"n": 1}), expected))
+    with pytest.raises(WrongExpectedVersion):
+        append(conn, prefix, batch_of("s", NewEvent("A", {}), 2))
+    assert [r[2] for r in stored(url, prefix, "s")] == [1, 2, 3, 4]
+    assert prepared_names(conn) == []

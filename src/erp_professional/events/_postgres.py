@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.abc import PQGen
-from psycopg.generators import execute
 from psycopg.rows import tuple_row
+
+if TYPE_CHECKING:
+    from psycopg.abc import PQGen
 
 from erp_professional.connections import postgres_pool
 
@@ -31,6 +32,31 @@ _BINARY = (pq.Format.BINARY,) * 12
 _UTF8 = b"UTF8"
 _NO_STATEMENT = b"26000"  # invalid_sql_statement_name: not prepared (any more)
 _ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
+
+
+def _direct_execute() -> Callable[[pq.abc.PGconn], PQGen[list[pq.abc.PGresult]]] | None:
+    """psycopg's generator that runs a query sent on libpq to its results, when this
+    psycopg has it and the other parts the prepared one-event append relies on
+    (``Connection.wait``, ``AsyncConnection.wait``, ``errors.error_from_result``: present
+    from psycopg 3.1 on, not all documented as public). Without them, one-event appends
+    take the psycopg cursor path, as every other statement does."""
+    try:
+        from psycopg.generators import execute
+    except ImportError:
+        return None
+    parts = (
+        getattr(psycopg.Connection, "wait", None),
+        getattr(psycopg.AsyncConnection, "wait", None),
+        getattr(errors, "error_from_result", None),
+    )
+    if not all(callable(part) for part in parts):
+        return None
+    return cast("Callable[[pq.abc.PGconn], PQGen[list[pq.abc.PGresult]]]", execute)
+
+
+_EXECUTE = _direct_execute()
+DIRECT = _EXECUTE is not None
+"""Whether one-event appends may run as the prepared statement on libpq."""
 
 
 def conninfo(url: str) -> str:
@@ -64,6 +90,8 @@ def prepared_gen(
 ) -> PQGen[pq.abc.PGresult]:
     """Prepare the statement on first use, run it; again once if the server lost it."""
     name, sql, types = statement
+    execute = _EXECUTE
+    assert execute is not None  # callers check DIRECT first
     retried = False
     while True:
         if name not in known:
@@ -110,11 +138,13 @@ def one_event_values_for(
     conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], step: plans.AppendOne
 ) -> list[bytes | None] | None:
     """The binary values of a one-event append, or ``None`` where psycopg must send it: a
-    connection in a transaction, one that must not prepare statements, a client encoding
-    other than UTF-8, or values the prepared statement does not take as they are."""
+    psycopg without the parts the direct path uses, a connection in a transaction, one
+    that must not prepare statements, a client encoding other than UTF-8, or values the
+    prepared statement does not take as they are."""
     pgconn = conn.pgconn
     if (
-        pgconn.transaction_status == _IDLE
+        DIRECT
+        and pgconn.transaction_status == _IDLE
         and conn.prepare_threshold is not None
         and pgconn.parameter_status(b"client_encoding") == _UTF8
     ):
