@@ -357,8 +357,12 @@ def _hit_sync(
 ) -> Decision:
     fixed = isinstance(limiter, sync_strategies.FixedWindowRateLimiter)
     if fixed and len(limits) == 1:  # the common case, without the loop's bookkeeping
-        state = _fixed_state(limiter.storage, limits[0], identifiers, cost)
-        return Decision(state.allowed, (state,))
+        storage = limiter.storage
+        if type(storage) is _MemoryStorage:  # memory: key, count and reset in one step
+            state = storage.hit_fixed(limits[0], identifiers, cost)
+        else:
+            state = _fixed_state(storage, limits[0], identifiers, cost)
+        return Decision(state[1], (state,))
     states: list[LimitState] = []
     allowed = True
     for item in limits:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, ParamSpec, TypeVar, cast
 
 from limits import RateLimitItem
-from limits.strategies import FixedWindowRateLimiter
 
 from ..testing import is_testing
 from ..web import (
@@ -29,7 +28,6 @@ from ._ratelimit import (
     Decision,
     LimitState,
     RateLimiter,
-    _MemoryStorage,
     parse_limits,
     policy_item,
     policy_name,
@@ -366,37 +364,9 @@ def _raw_fields(state: LimitState) -> list[tuple[bytes, bytes]]:
 
 
 class _InMemoryRateLimitConcern(RateLimitConcern):
-    """A memory-only concern: both drivers call the synchronous hook, and a scope with one
-    fixed-window limit (the usual configuration) is counted without the limiter's general
-    loop, in the same counters."""
+    """A memory-only concern: both drivers call the synchronous hook."""
 
     on_request_async = Concern.on_request_async
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        memory = self.limiter._memory
-        storage = getattr(memory, "storage", None)
-        fixed = isinstance(memory, FixedWindowRateLimiter) and type(storage) is _MemoryStorage
-        self._fixed: _MemoryStorage | None = storage if fixed else None
-
-    def on_request(self, exchange: Exchange) -> Response | None:
-        plan = self._plan(exchange)
-        if plan is None:
-            return None
-        route, identity = plan
-        if route is None:
-            return None
-        fixed = self._fixed
-        limits = route.limits
-        if fixed is not None and len(limits) == 1:
-            state = fixed.hit_fixed(limits[0], (route.scope, identity), route.cost)
-            decision = Decision(state[1], (state,))
-        else:
-            decision = self.limiter.hit(limits, route.scope, identity, cost=route.cost)
-        self._record(exchange, decision)
-        if not decision.allowed:
-            return self._refuse(exchange, decision)
-        return None
 
 
 _fallback_sync: RateLimiter | None = None
