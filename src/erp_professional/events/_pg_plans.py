@@ -182,26 +182,38 @@ def _append_statement(p: str, batch: Batch, version: int | None = None) -> Query
     )
 
 
-def _one_stream_cte(p: str, expected: object) -> str:
-    """The stream row update of a one-event append; parameters: stream id (, version)."""
+def _one_event_sql(
+    p: str, expected: object, stream: str, version: str, event_id: str, columns: str
+) -> str:
+    """A one-event append: the stream row update, then the event row taking the stream's
+    new version. The arguments after ``expected`` are placeholders: the stream id, the
+    expected version (used when it is exact), the event id, and the event's other
+    columns from ``type`` to ``recorded_at``."""
     if expected is ANY:
-        return (
-            f"INSERT INTO {p}streams AS s VALUES (%s, 1) ON CONFLICT (stream_id) "
+        update = (
+            f"INSERT INTO {p}streams AS s VALUES ({stream}, 1) ON CONFLICT (stream_id) "
             "DO UPDATE SET version = s.version + 1 RETURNING stream_id, version"
         )
-    if expected is NO_STREAM or expected == 0:
-        return (
-            f"INSERT INTO {p}streams VALUES (%s, 1) "
+    elif expected is NO_STREAM or expected == 0:
+        update = (
+            f"INSERT INTO {p}streams VALUES ({stream}, 1) "
             "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id, version"
         )
-    if expected is STREAM_EXISTS:
-        return (
-            f"UPDATE {p}streams SET version = version + 1 WHERE stream_id = %s "
+    elif expected is STREAM_EXISTS:
+        update = (
+            f"UPDATE {p}streams SET version = version + 1 WHERE stream_id = {stream} "
             "RETURNING stream_id, version"
         )
+    else:
+        update = (
+            f"UPDATE {p}streams SET version = version + 1 "
+            f"WHERE stream_id = {stream} AND version = {version} RETURNING stream_id, version"
+        )
     return (
-        f"UPDATE {p}streams SET version = version + 1 "
-        "WHERE stream_id = %s AND version = %s RETURNING stream_id, version"
+        f"WITH s AS ({update}) "
+        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
+        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
+        f"SELECT {event_id}, s.stream_id, s.version, {columns} FROM s RETURNING position, version"
     )
 
 
@@ -209,13 +221,8 @@ def one_event_query(p: str, batch: Batch) -> Query:
     """Insert a single event with plain parameters: arrays cost more to send than one row."""
     e = batch.events[0]
     expected = batch.expected
-    sql = (
-        f"WITH s AS ({_one_stream_cte(p, expected)}) "
-        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
-        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
-        "SELECT %s, s.stream_id, s.version, %s, %s::json, %s, %s, %s, %s, %s, %s::json, %s "
-        "FROM s RETURNING position, version"
-    )
+    columns = "%s, %s::json, %s, %s, %s, %s, %s, %s::json, %s"
+    sql = _one_event_sql(p, expected, "%s", "%s", "%s", columns)
     head: tuple[object, ...] = (
         (batch.stream_id, expected)
         if isinstance(expected, int) and expected > 0
@@ -257,33 +264,8 @@ def one_event_statement(p: str, expected: object) -> tuple[bytes, bytes, tuple[i
     found = _STATEMENTS.get((p, kind))
     if found is not None:
         return found
-    if kind == "any":
-        stream = (
-            f"INSERT INTO {p}streams AS s VALUES ($1, 1) ON CONFLICT (stream_id) "
-            "DO UPDATE SET version = s.version + 1 RETURNING stream_id, version"
-        )
-    elif kind == "new":
-        stream = (
-            f"INSERT INTO {p}streams VALUES ($1, 1) "
-            "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id, version"
-        )
-    elif kind == "exists":
-        stream = (
-            f"UPDATE {p}streams SET version = version + 1 WHERE stream_id = $1 "
-            "RETURNING stream_id, version"
-        )
-    else:
-        stream = (
-            f"UPDATE {p}streams SET version = version + 1 "
-            "WHERE stream_id = $1 AND version = $12 RETURNING stream_id, version"
-        )
-    sql = (
-        f"WITH s AS ({stream}) "
-        f"INSERT INTO {p}events (id, stream_id, version, type, data, correlation_id, "
-        "causation_id, actor, tenant, schema_version, headers, recorded_at) "
-        "SELECT $2, s.stream_id, s.version, $3, $4, $5, $6, $7, $8, $9, $10, $11 "
-        "FROM s RETURNING position, version"
-    )
+    columns = ", ".join(f"${i}" for i in range(3, 12))
+    sql = _one_event_sql(p, expected, "$1", "$12", "$2", columns)
     types = (*_ONE_TYPES, _INT8) if kind == "exact" else _ONE_TYPES
     found = _STATEMENTS[(p, kind)] = (f"erp_events_{p}append_{kind}".encode(), sql.encode(), types)
     return found
